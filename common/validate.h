@@ -1,0 +1,79 @@
+/*
+ * validate.h: checking agency rows against the catalog. The same code runs
+ * at the ingest node (offline, before anything is sent), in the API's
+ * submit path and again at the scorer, so the three can never disagree
+ * about what is valid. Error codes are stable (docs/errors.md).
+ */
+#ifndef HSI_VALIDATE_H
+#define HSI_VALIDATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "period.h"
+
+#define HSI_NOTE_MAX 1000 /* bytes */
+#define HSI_MAX_ISSUES 1000
+#define HSI_FILE_MAX_BYTES (256L * 1024 * 1024)
+
+typedef struct {
+	char     indicator[HSI_CODE_MAX];
+	char     area[HSI_SHORT_MAX];
+	char     period[HSI_PERIOD_MAX]; /* canonical */
+	int      year;  /* calendar index year */
+	int      fyear; /* fiscal index year */
+	double   value;
+	int      has_value;
+	char     status; /* A, E, P, M */
+	char    *note;   /* heap, may be NULL */
+	uint32_t row;    /* source line */
+} hsi_obs;
+
+typedef struct {
+	uint32_t row;
+	uint32_t col;
+	char     code[28];  /* E_UNKNOWN_INDICATOR, ... */
+	char     field[16]; /* indicator, area, period, value, ... */
+	char     value[80]; /* the offending text (truncated) */
+	char     msg[240];  /* what is wrong and what to do */
+} hsi_issue;
+
+typedef struct {
+	hsi_obs   *obs;
+	size_t     n_obs, cap_obs;
+	hsi_issue *issues;
+	size_t     n_issues, cap_issues;
+	size_t     rows;       /* data rows read */
+	size_t     bad_rows;   /* rows with at least one issue */
+	int        truncated;  /* more issues than HSI_MAX_ISSUES */
+	int        file_error; /* header or encoding: nothing usable */
+} hsi_batch;
+
+void hsi_batch_init(hsi_batch *b);
+void hsi_batch_fini(hsi_batch *b);
+
+/*
+ * Parses and validates an agency CSV file (header
+ * indicator,area,period,value[,status,note]) for agency. Valid rows go to
+ * b->obs, problems to b->issues (one per problem, with line and column).
+ * Duplicated (indicator, area, period) keys in one file are all reported.
+ * Returns 0 (even when rows are invalid: see b->issues) or HSI_ENOMEM /
+ * HSI_ETOOBIG.
+ */
+int hsi_validate_csv(const hsi_catalog *cat, const char *agency,
+    const char *buf, size_t len, hsi_batch *b);
+
+/*
+ * Checks one observation that arrived already parsed (at the scorer):
+ * indicator known and owned by agency, area known, period canonical and
+ * of the indicator's frequency, value within hard bounds, status coherent.
+ * Fills o->year/fyear. Returns 0, or HSI_EINVAL with *iss filled.
+ */
+int hsi_validate_obs(const hsi_catalog *cat, const char *agency,
+    hsi_obs *o, hsi_issue *iss);
+
+/* Parses a value: ASCII or Thai digits, optional sign and decimals. */
+int hsi_parse_value(const char *s, double *out);
+
+#endif

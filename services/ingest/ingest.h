@@ -1,0 +1,47 @@
+/*
+ * ingest.h: hsi-ingest, an agency's node. It watches an inbox folder,
+ * validates each file against the catalog cached from the scorer, sends
+ * valid files as signed numbered parts, resends until the scorer's
+ * cumulative ack covers them, and files them under done/ or rejected/
+ * with a report beside them.
+ */
+#ifndef HSI_INGEST_H
+#define HSI_INGEST_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "config.h"
+
+typedef struct {
+	char *agency;
+	char *node_id;
+	char *key_file;
+	char *scorer_url;
+	char *events_url;
+	char *inbox;
+	char *log_level;
+	char *tls_cert, *tls_ca;
+	long  part_rows;
+	long  resend_ms;
+	long  max_file_mb;
+	int   partial;
+	int   once;
+} hsi_ingest_config;
+
+extern const hsi_cfg_opt hsi_ingest_opts[];
+
+typedef struct hsi_ingest hsi_ingest;
+
+/* Loads the key, opens the sockets, makes inbox/../{done,rejected}. */
+int hsi_ingest_open(const hsi_ingest_config *cfg, hsi_ingest **out,
+    char *err, size_t err_size);
+
+/* Runs until *stop, or with cfg->once until the inbox is empty and every
+ * file is acknowledged. Returns 0, or 1 if any file was rejected in once
+ * mode. */
+int hsi_ingest_run(hsi_ingest *n, volatile sig_atomic_t *stop);
+
+void hsi_ingest_close(hsi_ingest *n);
+
+#endif

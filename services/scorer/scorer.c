@@ -1,0 +1,219 @@
+/*
+ * scorer.c: the scorer's lifecycle and main loop.
+ *
+ * Messages arrive through an hsi_rxq (a blocking receive thread); the
+ * main thread owns the PostgreSQL connection and does everything else, so
+ * no database state is shared between threads.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "error.h"
+#include "log.h"
+#include "net.h"
+#include "rxq.h"
+#include "scorer_int.h"
+
+#define O(f) offsetof(hsi_scorer_config, f)
+const hsi_cfg_opt hsi_scorer_opts[] = {
+	{ "db_url", HSI_CFG_STR, O(db_url), NULL,
+	    "PostgreSQL URL (required)", 0, 0 },
+	{ "ingest_listen", HSI_CFG_STR, O(ingest_listen),
+	    "tcp://127.0.0.1:7450", "where agency nodes send batches", 0, 0 },
+	{ "events_listen", HSI_CFG_STR, O(events_listen),
+	    "tcp://127.0.0.1:7451", "where acks, catalog and scores go out",
+	    0, 0 },
+	{ "tls_cert", HSI_CFG_STR, O(tls_cert), NULL,
+	    "PEM certificate+key for tls+tcp:// addresses", 0, 0 },
+	{ "tls_key", HSI_CFG_STR, O(tls_key), NULL, "unused (key in cert)",
+	    0, 0 },
+	{ "tls_ca", HSI_CFG_STR, O(tls_ca), NULL, "PEM CA for peers", 0, 0 },
+	{ "compute_delay_ms", HSI_CFG_INT, O(compute_delay_ms), "50",
+	    "quiet time before recomputing (coalesces bursts)", 0, 60000 },
+	{ "catalog_interval_ms", HSI_CFG_INT, O(catalog_interval_ms), "2000",
+	    "how often the catalog is re-published", 100, 3600000 },
+	{ "log_level", HSI_CFG_STR, O(log_level), "info",
+	    "debug, info, warn or error", 0, 0 },
+	{ NULL, HSI_CFG_STR, 0, NULL, NULL, 0, 0 },
+};
+#undef O
+
+long long
+hsi_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+seed_catalog(hsi_scorer *s, char *err, size_t err_size)
+{
+	PGresult *r = hsi_db_query(s->db, "catalog present",
+	    "SELECT 1 FROM catalog_version", 0, NULL);
+	if (r == NULL) {
+		snprintf(err, err_size, "cannot read catalog_version");
+		return HSI_EDB;
+	}
+	int have = PQntuples(r) > 0;
+	PQclear(r);
+	if (have) {
+		return 0;
+	}
+	hsi_catalog *c;
+	int rv = hsi_catalog_from_refdata(NULL, 0, NULL, &c, err, err_size);
+	if (rv == 0) {
+		rv = hsi_catalog_store_db(s->db, c, err, err_size);
+		hsi_catalog_free(c);
+	}
+	if (rv == 0) {
+		hsi_log_info("reference catalog loaded", NULL);
+	}
+	return rv;
+}
+
+int
+hsi_scorer_open(const hsi_scorer_config *cfg, hsi_scorer **out, char *err,
+    size_t err_size)
+{
+	hsi_scorer *s = calloc(1, sizeof(*s));
+	int         rv;
+	if (s == NULL) {
+		return HSI_ENOMEM;
+	}
+	s->cfg = cfg;
+	hsi_net_tls tls = { cfg->tls_cert, cfg->tls_key, cfg->tls_ca };
+	if ((rv = hsi_db_open(cfg->db_url, &s->db, err, err_size)) != 0 ||
+	    (rv = hsi_db_migrate(s->db, err, err_size)) != 0 ||
+	    (rv = seed_catalog(s, err, err_size)) != 0 ||
+	    (rv = hsi_catalog_load_db(s->db, &s->cat, err, err_size)) != 0) {
+		goto fail;
+	}
+	if ((rv = hsi_scorer_ensure_method(s)) != 0) {
+		snprintf(err, err_size, "cannot set up the methodology: %s",
+		    hsi_strerror(rv));
+		goto fail;
+	}
+	if ((rv = hsi_scorer_load_keys(s)) != 0) {
+		snprintf(err, err_size, "cannot load agency keys");
+		goto fail;
+	}
+	if ((rv = hsi_net_pub_open(&s->events, cfg->events_listen, 1, &tls,
+	         err, err_size)) != 0) {
+		goto fail;
+	}
+	if ((rv = hsi_net_sub_open(&s->ingest, cfg->ingest_listen, 1,
+	         (const char *const[]) { "obs.", NULL }, &tls, err,
+	         err_size)) != 0) {
+		nng_close(s->events);
+		goto fail;
+	}
+	if ((rv = hsi_rxq_start(s->ingest, 16384, &s->rxq)) != 0) {
+		snprintf(err, err_size, "cannot start the receive thread");
+		nng_close(s->ingest);
+		nng_close(s->events);
+		goto fail;
+	}
+	*out          = s;
+	return 0;
+fail:
+	hsi_db_close(s->db);
+	hsi_catalog_free(s->cat);
+	hsi_method_free(s->method);
+	free(s->keys);
+	free(s);
+	return rv;
+}
+
+static void
+publish_catalog(hsi_scorer *s)
+{
+	uint8_t *snap;
+	size_t   len;
+	if (hsi_catalog_to_snapshot(s->cat, &snap, &len) != 0) {
+		return;
+	}
+	Hsi__Envelope env = HSI__ENVELOPE__INIT;
+	env.agency        = "central";
+	env.node_id       = "scorer";
+	env.sent_unix_ms  = hsi_now_ms();
+	env.payload_type  = HSI__PAYLOAD_TYPE__CATALOG_SNAPSHOT;
+	env.payload.data  = snap;
+	env.payload.len   = len;
+	unsigned char *wire;
+	size_t         wlen;
+	if (hsi_envelope_seal("catalog", &env, NULL, &wire, &wlen) == 0) {
+		hsi_net_send(s->events, NULL, wire, wlen);
+		free(wire);
+	}
+	free(snap);
+}
+
+/* Scores the dirty years once the stream has been quiet for
+ * compute_delay_ms, or at the latest a second after the first change, so
+ * a burst of files costs one computation, not one per file. */
+static void
+maybe_compute(hsi_scorer *s)
+{
+	long long now = hsi_now_ms();
+	if (s->n_dirty == 0 ||
+	    (now - s->last_msg_ms < s->cfg->compute_delay_ms &&
+	        now - s->dirty_since_ms < 1000)) {
+		return;
+	}
+	size_t n = s->n_dirty;
+	int    years[MAX_DIRTY];
+	memcpy(years, s->dirty, n * sizeof(int));
+	s->n_dirty = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (hsi_scorer_compute(s, years[i]) != 0) {
+			hsi_scorer_mark_dirty(s, years[i]); /* retry later */
+		}
+	}
+}
+
+int
+hsi_scorer_run(hsi_scorer *s, volatile sig_atomic_t *stop)
+{
+	long long next_catalog = 0;
+	hsi_log_info("ready", "{s:s, s:s, s:i}", "ingest",
+	    s->cfg->ingest_listen, "events", s->cfg->events_listen,
+	    "catalog_version", (int) s->cat->version);
+	while (!*stop) {
+		long long now = hsi_now_ms();
+		if (now >= next_catalog) {
+			publish_catalog(s);
+			next_catalog = now + s->cfg->catalog_interval_ms;
+		}
+		nng_msg *m = hsi_rxq_get(s->rxq, s->n_dirty ? 20 : 100);
+		if (m != NULL) {
+			s->last_msg_ms = hsi_now_ms();
+			hsi_scorer_handle(s, nng_msg_body(m), nng_msg_len(m));
+			nng_msg_free(m);
+			continue;
+		}
+		maybe_compute(s);
+	}
+	maybe_compute(s);
+	hsi_log_info("stopping", NULL);
+	return 0;
+}
+
+void
+hsi_scorer_close(hsi_scorer *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	hsi_rxq_stop(s->rxq); /* closes the ingest socket */
+	nng_close(s->events);
+	hsi_db_close(s->db);
+	hsi_catalog_free(s->cat);
+	hsi_method_free(s->method);
+	free(s->keys);
+	free(s);
+}

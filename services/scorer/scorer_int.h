@@ -1,0 +1,44 @@
+/*
+ * scorer_int.h: what the scorer's own files share (not for other code).
+ */
+#ifndef HSI_SCORER_INT_H
+#define HSI_SCORER_INT_H
+
+#include <libpq-fe.h>
+#include <nng/nng.h>
+
+#include "catalog.h"
+#include "engine.h"
+#include "envelope.h"
+#include "scorer.h"
+
+#define MAX_DIRTY 64
+
+struct hsi_scorer {
+	const hsi_scorer_config *cfg;
+	PGconn                  *db;
+	hsi_catalog             *cat;
+	hsi_method              *method;
+	nng_socket               ingest, events;
+	struct hsi_rxq          *rxq;
+	hsi_key                 *keys;
+	size_t                   n_keys;
+	int                      dirty[MAX_DIRTY]; /* index years to score */
+	size_t                   n_dirty;
+	long long                dirty_since_ms;
+	long long                last_msg_ms;
+	long long                stats_received, stats_dropped;
+};
+
+long long hsi_now_ms(void);
+
+/* apply.c: one message from the ingest socket. */
+void hsi_scorer_handle(hsi_scorer *s, const unsigned char *msg, size_t len);
+int  hsi_scorer_load_keys(hsi_scorer *s);
+
+/* compute.c: score index year `year` and publish a ScoreEvent. */
+int hsi_scorer_compute(hsi_scorer *s, int year);
+void hsi_scorer_mark_dirty(hsi_scorer *s, int year);
+int  hsi_scorer_ensure_method(hsi_scorer *s);
+
+#endif
