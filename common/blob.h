@@ -18,7 +18,7 @@ extern const struct hsi_blob hsi_refdata[];
 extern const struct hsi_blob hsi_migrations[];
 
 /* Returns the blob named name in arr, or NULL. */
-const struct hsi_blob *hsi_blob_find(const struct hsi_blob *arr,
-    const char *name);
+const struct hsi_blob *hsi_blob_find(
+    const struct hsi_blob *arr, const char *name);
 
 #endif

@@ -19,8 +19,7 @@
 
 #define MAX_COLS 24
 
-static const char *const rollup_area_names[] = { "wmean", "sum",
-	"national" };
+static const char *const rollup_area_names[] = { "wmean", "sum", "national" };
 static const char *const rollup_time_names[] = { "mean", "sum", "last" };
 static const char *const level_names[] = { "nation", "region", "province" };
 
@@ -56,14 +55,14 @@ name_index(const char *const *names, size_t n, const char *s)
 /* ---- a small table reader over hsi_csv --------------------------------- */
 
 typedef struct {
-	const char *file;
-	hsi_csv    *csv;
-	hsi_csv_row row;
-	int         col[MAX_COLS]; /* wanted column -> field index */
+	const char        *file;
+	hsi_csv           *csv;
+	hsi_csv_row        row;
+	int                col[MAX_COLS]; /* wanted column -> field index */
 	const char *const *want;
-	size_t      nwant;
-	char       *err;
-	size_t      err_size;
+	size_t             nwant;
+	char              *err;
+	size_t             err_size;
 } table;
 
 static int
@@ -113,8 +112,8 @@ table_next(table *t)
 		    cerr.line, cerr.col, cerr.msg);
 		return rv;
 	}
-	if (rv == 1 && t->row.nfields != t->nwant &&
-	    t->row.nfields < (size_t) t->col[t->nwant - 1] + 1) {
+	if (rv == 1 && t->row.nfields != t->nwant
+	    && t->row.nfields < (size_t) t->col[t->nwant - 1] + 1) {
 		snprintf(t->err, t->err_size, "%s:%zu: expected %zu fields",
 		    t->file, t->row.line, t->nwant);
 		return -HSI_EINVAL;
@@ -134,8 +133,8 @@ copy_short(table *t, size_t w, char *dst, size_t size)
 	const char *s = table_get(t, w);
 	if (strlen(s) == 0 || strlen(s) >= size) {
 		snprintf(t->err, t->err_size,
-		    "%s:%zu: field %s: '%s' must be 1..%zu characters", t->file,
-		    t->row.line, t->want[w], s, size - 1);
+		    "%s:%zu: field %s: '%s' must be 1..%zu characters",
+		    t->file, t->row.line, t->want[w], s, size - 1);
 		return HSI_EINVAL;
 	}
 	strcpy(dst, s);
@@ -186,28 +185,28 @@ xstrdup(const char *s)
 	return strdup(s ? s : "");
 }
 
-/* ---- reference data ------------------------------------------------------ */
+/* ---- reference data ------------------------------------------------------
+ */
 
 static int
-load_agencies(hsi_catalog *c, const struct hsi_blob *b, char *err,
-    size_t err_size)
+load_agencies(
+    hsi_catalog *c, const struct hsi_blob *b, char *err, size_t err_size)
 {
-	static const char *const want[] = { "code", "name_th", "name_en",
-		NULL };
+	static const char *const want[]
+	    = { "code", "name_th", "name_en", NULL };
 	table  t;
 	size_t cap = 0;
-	int    rv  = table_open(&t, b->name, b->data, b->len, want, err,
-            err_size);
+	int rv = table_open(&t, b->name, b->data, b->len, want, err, err_size);
 	while (rv == 0 && (rv = table_next(&t)) == 1) {
 		hsi_agency *a;
-		c->agencies = grow(c->agencies, c->n_agencies, &cap,
-		    sizeof(*a));
+		c->agencies
+		    = grow(c->agencies, c->n_agencies, &cap, sizeof(*a));
 		if (c->agencies == NULL) {
 			rv = HSI_ENOMEM;
 			break;
 		}
-		a  = &c->agencies[c->n_agencies++];
-		rv = copy_short(&t, 0, a->code, sizeof(a->code));
+		a          = &c->agencies[c->n_agencies++];
+		rv         = copy_short(&t, 0, a->code, sizeof(a->code));
 		a->name_th = xstrdup(table_get(&t, 1));
 		a->name_en = xstrdup(table_get(&t, 2));
 	}
@@ -216,15 +215,13 @@ load_agencies(hsi_catalog *c, const struct hsi_blob *b, char *err,
 }
 
 static int
-load_dims(hsi_catalog *c, const struct hsi_blob *b, char *err,
-    size_t err_size)
+load_dims(hsi_catalog *c, const struct hsi_blob *b, char *err, size_t err_size)
 {
-	static const char *const want[] = { "code", "name_th", "name_en",
-		"ord", NULL };
+	static const char *const want[]
+	    = { "code", "name_th", "name_en", "ord", NULL };
 	table  t;
 	size_t cap = 0;
-	int    rv  = table_open(&t, b->name, b->data, b->len, want, err,
-            err_size);
+	int rv = table_open(&t, b->name, b->data, b->len, want, err, err_size);
 	while (rv == 0 && (rv = table_next(&t)) == 1) {
 		hsi_dimension *d;
 		c->dims = grow(c->dims, c->n_dims, &cap, sizeof(*d));
@@ -252,16 +249,17 @@ add_area(hsi_catalog *c, size_t *cap)
 static int
 load_areas(hsi_catalog *c, char *err, size_t err_size)
 {
-	static const char *const rwant[] = { "code", "key", "name_th",
-		"name_en", NULL };
-	static const char *const pwant[] = { "code", "iso", "name_th",
-		"name_en", "region", NULL };
+	static const char *const rwant[]
+	    = { "code", "key", "name_th", "name_en", NULL };
+	static const char *const pwant[]
+	    = { "code", "iso", "name_th", "name_en", "region", NULL };
 	const struct hsi_blob *rb = hsi_blob_find(hsi_refdata, "regions.csv");
-	const struct hsi_blob *pb = hsi_blob_find(hsi_refdata, "provinces.csv");
-	table                  t;
-	size_t                 cap = 0;
-	char                   keys[16][HSI_SHORT_MAX];
-	size_t                 nkeys = 0;
+	const struct hsi_blob *pb
+	    = hsi_blob_find(hsi_refdata, "provinces.csv");
+	table  t;
+	size_t cap = 0;
+	char   keys[16][HSI_SHORT_MAX];
+	size_t nkeys = 0;
 
 	hsi_area *nation = add_area(c, &cap);
 	if (nation == NULL) {
@@ -273,8 +271,8 @@ load_areas(hsi_catalog *c, char *err, size_t err_size)
 	nation->name_en = xstrdup("Thailand");
 	nation->iso     = xstrdup("TH");
 
-	int rv = table_open(&t, rb->name, rb->data, rb->len, rwant, err,
-	    err_size);
+	int rv = table_open(
+	    &t, rb->name, rb->data, rb->len, rwant, err, err_size);
 	while (rv == 0 && (rv = table_next(&t)) == 1 && nkeys < 16) {
 		hsi_area *a = add_area(c, &cap);
 		if (a == NULL) {
@@ -301,11 +299,11 @@ load_areas(hsi_catalog *c, char *err, size_t err_size)
 			rv = HSI_ENOMEM;
 			break;
 		}
-		rv = copy_short(&t, 0, a->code, sizeof(a->code));
-		a->level   = HSI_LEVEL_PROVINCE;
-		a->iso     = xstrdup(table_get(&t, 1));
-		a->name_th = xstrdup(table_get(&t, 2));
-		a->name_en = xstrdup(table_get(&t, 3));
+		rv              = copy_short(&t, 0, a->code, sizeof(a->code));
+		a->level        = HSI_LEVEL_PROVINCE;
+		a->iso          = xstrdup(table_get(&t, 1));
+		a->name_th      = xstrdup(table_get(&t, 2));
+		a->name_en      = xstrdup(table_get(&t, 3));
 		const char *key = table_get(&t, 4);
 		for (size_t k = 0; k < nkeys; k++) {
 			if (strcmp(keys[k], key) == 0) {
@@ -327,8 +325,8 @@ load_areas(hsi_catalog *c, char *err, size_t err_size)
 static int
 cmp_area(const void *a, const void *b)
 {
-	return strcmp(((const hsi_area *) a)->code,
-	    ((const hsi_area *) b)->code);
+	return strcmp(
+	    ((const hsi_area *) a)->code, ((const hsi_area *) b)->code);
 }
 
 static int
@@ -341,8 +339,8 @@ cmp_ind(const void *a, const void *b)
 static int
 cmp_agency(const void *a, const void *b)
 {
-	return strcmp(((const hsi_agency *) a)->code,
-	    ((const hsi_agency *) b)->code);
+	return strcmp(
+	    ((const hsi_agency *) a)->code, ((const hsi_agency *) b)->code);
 }
 
 void
@@ -367,7 +365,8 @@ sum_populations(hsi_catalog *c)
 			p->population = 0;
 			for (size_t j = 0; j < c->n_areas; j++) {
 				if (strcmp(c->areas[j].parent, p->code) == 0) {
-					p->population += c->areas[j].population;
+					p->population
+					    += c->areas[j].population;
 				}
 			}
 		}
@@ -378,13 +377,13 @@ static int
 load_population(hsi_catalog *c, char *err, size_t err_size)
 {
 	static const char *const want[] = { "code", "population", NULL };
-	const struct hsi_blob   *b      = hsi_blob_find(hsi_refdata,
-                  "province_population.csv");
-	table                    t;
+	const struct hsi_blob   *b
+	    = hsi_blob_find(hsi_refdata, "province_population.csv");
+	table t;
 	int rv = table_open(&t, b->name, b->data, b->len, want, err, err_size);
 	while (rv == 0 && (rv = table_next(&t)) == 1) {
-		hsi_area *a = (hsi_area *) hsi_catalog_area(c,
-		    table_get(&t, 0));
+		hsi_area *a
+		    = (hsi_area *) hsi_catalog_area(c, table_get(&t, 0));
 		if (a == NULL) {
 			snprintf(err, err_size, "%s:%zu: unknown province %s",
 			    b->name, t.row.line, table_get(&t, 0));
@@ -420,9 +419,9 @@ static int
 indicator_row(hsi_catalog *c, table *t, hsi_indicator *d)
 {
 	int rv = 0, v;
-	if ((rv = copy_short(t, 0, d->code, sizeof(d->code))) ||
-	    (rv = copy_short(t, 1, d->dimension, sizeof(d->dimension))) ||
-	    (rv = copy_short(t, 2, d->agency, sizeof(d->agency)))) {
+	if ((rv = copy_short(t, 0, d->code, sizeof(d->code)))
+	    || (rv = copy_short(t, 1, d->dimension, sizeof(d->dimension)))
+	    || (rv = copy_short(t, 2, d->agency, sizeof(d->agency)))) {
 		return rv;
 	}
 	d->name_th       = xstrdup(table_get(t, 3));
@@ -438,9 +437,9 @@ indicator_row(hsi_catalog *c, table *t, hsi_indicator *d)
 		    t->file, t->row.line, table_get(t, 6));
 		return HSI_EINVAL;
 	}
-	if ((rv = get_double(t, 7, &d->hard_min)) ||
-	    (rv = get_double(t, 8, &d->hard_max)) ||
-	    (rv = parse_enum(t, 9, rollup_area_names, 3, &v))) {
+	if ((rv = get_double(t, 7, &d->hard_min))
+	    || (rv = get_double(t, 8, &d->hard_max))
+	    || (rv = parse_enum(t, 9, rollup_area_names, 3, &v))) {
 		return rv;
 	}
 	d->rollup_area = (hsi_rollup_area) v;
@@ -449,18 +448,18 @@ indicator_row(hsi_catalog *c, table *t, hsi_indicator *d)
 	}
 	d->rollup_time = (hsi_rollup_time) v;
 	double ms, dir, inidx;
-	if ((rv = get_double(t, 11, &ms)) || (rv = get_double(t, 12, &dir)) ||
-	    (rv = get_double(t, 13, &d->lo)) ||
-	    (rv = get_double(t, 14, &d->hi)) ||
-	    (rv = get_double(t, 15, &d->weight)) ||
-	    (rv = get_double(t, 16, &inidx))) {
+	if ((rv = get_double(t, 11, &ms)) || (rv = get_double(t, 12, &dir))
+	    || (rv = get_double(t, 13, &d->lo))
+	    || (rv = get_double(t, 14, &d->hi))
+	    || (rv = get_double(t, 15, &d->weight))
+	    || (rv = get_double(t, 16, &inidx))) {
 		return rv;
 	}
 	d->min_subperiods = (int) ms;
 	d->direction      = dir < 0 ? -1 : 1;
 	d->in_index       = inidx != 0;
-	if (d->hard_min > d->hard_max || (d->in_index && d->lo >= d->hi) ||
-	    d->weight < 0) {
+	if (d->hard_min > d->hard_max || (d->in_index && d->lo >= d->hi)
+	    || d->weight < 0) {
 		snprintf(t->err, t->err_size,
 		    "%s:%zu: indicator %s: need hard_min <= hard_max, lo < hi "
 		    "and weight >= 0",
@@ -497,17 +496,17 @@ check_refs(hsi_catalog *c, const char *file, char *err, size_t err_size)
 }
 
 static int
-load_indicators(hsi_catalog *c, const char *buf, size_t len,
-    const char *name, char *err, size_t err_size)
+load_indicators(hsi_catalog *c, const char *buf, size_t len, const char *name,
+    char *err, size_t err_size)
 {
 	static const char *const want[] = { "code", "dimension", "agency",
 		"name_th", "name_en", "unit", "frequency", "hard_min",
 		"hard_max", "rollup_area", "rollup_time", "min_subperiods",
 		"direction", "lo", "hi", "weight", "in_index", "definition_th",
 		"definition_en", "source", NULL };
-	table  t;
-	size_t cap = 0;
-	int    rv  = table_open(&t, name, buf, len, want, err, err_size);
+	table                    t;
+	size_t                   cap = 0;
+	int rv = table_open(&t, name, buf, len, want, err, err_size);
 	while (rv == 0 && (rv = table_next(&t)) == 1) {
 		c->ind = grow(c->ind, c->n_ind, &cap, sizeof(hsi_indicator));
 		if (c->ind == NULL) {
@@ -522,34 +521,33 @@ load_indicators(hsi_catalog *c, const char *buf, size_t len,
 
 int
 hsi_catalog_from_refdata(const char *indicators_csv, size_t len,
-    const char *indicators_name, hsi_catalog **out, char *err,
-    size_t err_size)
+    const char *indicators_name, hsi_catalog **out, char *err, size_t err_size)
 {
 	hsi_catalog *c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		return HSI_ENOMEM;
 	}
-	const struct hsi_blob *ib = hsi_blob_find(hsi_refdata,
-	    "indicators.csv");
+	const struct hsi_blob *ib
+	    = hsi_blob_find(hsi_refdata, "indicators.csv");
 	if (indicators_csv == NULL) {
 		indicators_csv  = ib->data;
 		len             = ib->len;
 		indicators_name = ib->name;
 	}
 	int rv;
-	if ((rv = load_agencies(c, hsi_blob_find(hsi_refdata, "agencies.csv"),
-	         err, err_size)) ||
-	    (rv = load_dims(c, hsi_blob_find(hsi_refdata, "dimensions.csv"),
-	         err, err_size)) ||
-	    (rv = load_areas(c, err, err_size))) {
+	if ((rv = load_agencies(
+	         c, hsi_blob_find(hsi_refdata, "agencies.csv"), err, err_size))
+	    || (rv = load_dims(c, hsi_blob_find(hsi_refdata, "dimensions.csv"),
+	            err, err_size))
+	    || (rv = load_areas(c, err, err_size))) {
 		hsi_catalog_free(c);
 		return rv;
 	}
 	qsort(c->areas, c->n_areas, sizeof(hsi_area), cmp_area);
 	qsort(c->agencies, c->n_agencies, sizeof(hsi_agency), cmp_agency);
-	if ((rv = load_population(c, err, err_size)) ||
-	    (rv = load_indicators(c, indicators_csv, len, indicators_name,
-	         err, err_size))) {
+	if ((rv = load_population(c, err, err_size))
+	    || (rv = load_indicators(
+	            c, indicators_csv, len, indicators_name, err, err_size))) {
 		hsi_catalog_free(c);
 		return rv;
 	}
@@ -562,7 +560,8 @@ hsi_catalog_from_refdata(const char *indicators_csv, size_t len,
 	return 0;
 }
 
-/* ---- look-ups ------------------------------------------------------------ */
+/* ---- look-ups ------------------------------------------------------------
+ */
 
 const hsi_indicator *
 hsi_catalog_indicator(const hsi_catalog *c, const char *code)
@@ -591,8 +590,8 @@ hsi_catalog_agency(const hsi_catalog *c, const char *code)
 		return NULL;
 	}
 	strcpy(key.code, code);
-	return bsearch(&key, c->agencies, c->n_agencies, sizeof(key),
-	    cmp_agency);
+	return bsearch(
+	    &key, c->agencies, c->n_agencies, sizeof(key), cmp_agency);
 }
 
 void

@@ -88,8 +88,8 @@ typedef struct hsi_catalog {
 
 /*
  * Builds the catalog from the reference data embedded in the binary
- * (the CSV files in common/data). If indicators_csv is not NULL it replaces the
- * embedded indicators.csv (hsictl catalog load FILE). On error returns
+ * (the CSV files in common/data). If indicators_csv is not NULL it replaces
+ * the embedded indicators.csv (hsictl catalog load FILE). On error returns
  * HSI_EINVAL with err naming the file, line and column.
  */
 int hsi_catalog_from_refdata(const char *indicators_csv, size_t len,
@@ -97,23 +97,23 @@ int hsi_catalog_from_refdata(const char *indicators_csv, size_t len,
     size_t err_size);
 
 /* Loads the catalog from PostgreSQL. 0 or HSI_EDB/HSI_ENOENT (empty). */
-int hsi_catalog_load_db(PGconn *conn, hsi_catalog **out, char *err,
-    size_t err_size);
+int hsi_catalog_load_db(
+    PGconn *conn, hsi_catalog **out, char *err, size_t err_size);
 
 /*
  * Writes cat into PostgreSQL in one transaction (insert or update every
  * row; indicators no longer listed are kept, since observations refer to
  * them) and bumps catalog_version. Returns 0 or HSI_EDB.
  */
-int hsi_catalog_store_db(PGconn *conn, const hsi_catalog *cat, char *err,
-    size_t err_size);
+int hsi_catalog_store_db(
+    PGconn *conn, const hsi_catalog *cat, char *err, size_t err_size);
 
 /* The snapshot nodes validate against: packs into *out (caller frees). */
-int hsi_catalog_to_snapshot(const hsi_catalog *cat, uint8_t **out,
-    size_t *len);
+int hsi_catalog_to_snapshot(
+    const hsi_catalog *cat, uint8_t **out, size_t *len);
 /* Builds a (validation-only) catalog from a snapshot. */
-int hsi_catalog_from_snapshot(const Hsi__CatalogSnapshot *snap,
-    hsi_catalog **out);
+int hsi_catalog_from_snapshot(
+    const Hsi__CatalogSnapshot *snap, hsi_catalog **out);
 
 void hsi_catalog_free(hsi_catalog *cat);
 
@@ -122,11 +122,10 @@ void hsi_catalog_free(hsi_catalog *cat);
 void hsi_catalog_sort(hsi_catalog *cat);
 
 /* Look-ups by code; NULL when absent. */
-const hsi_indicator *hsi_catalog_indicator(const hsi_catalog *cat,
-    const char *code);
-const hsi_area      *hsi_catalog_area(const hsi_catalog *cat, const char *code);
-const hsi_agency    *hsi_catalog_agency(const hsi_catalog *cat,
-       const char *code);
+const hsi_indicator *hsi_catalog_indicator(
+    const hsi_catalog *cat, const char *code);
+const hsi_area   *hsi_catalog_area(const hsi_catalog *cat, const char *code);
+const hsi_agency *hsi_catalog_agency(const hsi_catalog *cat, const char *code);
 
 const char *hsi_rollup_area_name(hsi_rollup_area r);
 const char *hsi_rollup_time_name(hsi_rollup_time r);

@@ -30,7 +30,8 @@ store_refs(PGconn *conn, const hsi_catalog *c)
 		if (hsi_db_exec(conn, "store agency",
 		        "INSERT INTO agency(code, name_th, name_en) "
 		        "VALUES ($1,$2,$3) ON CONFLICT (code) DO UPDATE SET "
-		        "name_th = EXCLUDED.name_th, name_en = EXCLUDED.name_en",
+		        "name_th = EXCLUDED.name_th, name_en = "
+		        "EXCLUDED.name_en",
 		        3, p)) {
 			return HSI_EDB;
 		}
@@ -42,7 +43,8 @@ store_refs(PGconn *conn, const hsi_catalog *c)
 		const char *p[4] = { d->code, d->name_th, d->name_en, ord };
 		if (hsi_db_exec(conn, "store dimension",
 		        "INSERT INTO dimension(code, name_th, name_en, ord) "
-		        "VALUES ($1,$2,$3,$4) ON CONFLICT (code) DO UPDATE SET "
+		        "VALUES ($1,$2,$3,$4) ON CONFLICT (code) DO UPDATE "
+		        "SET "
 		        "name_th = EXCLUDED.name_th, name_en = "
 		        "EXCLUDED.name_en, ord = EXCLUDED.ord",
 		        4, p)) {
@@ -59,20 +61,21 @@ store_refs(PGconn *conn, const hsi_catalog *c)
 			}
 			char pop[32];
 			snprintf(pop, sizeof(pop), "%.0f", a->population);
-			const char *p[6] = { a->code,
-				a->parent[0] ? a->parent : NULL,
-				hsi_area_level_name(a->level), a->iso,
-				a->name_th, a->name_en };
+			const char *p[6]
+			    = { a->code, a->parent[0] ? a->parent : NULL,
+				      hsi_area_level_name(a->level), a->iso,
+				      a->name_th, a->name_en };
 			const char *pp[2] = { a->code, pop };
 			if (hsi_db_exec(conn, "store area",
 			        "INSERT INTO area(code, parent, level, iso, "
 			        "name_th, name_en) VALUES ($1,$2,$3,$4,$5,$6) "
 			        "ON CONFLICT (code) DO UPDATE SET parent = "
-			        "EXCLUDED.parent, level = EXCLUDED.level, iso = "
+			        "EXCLUDED.parent, level = EXCLUDED.level, iso "
+			        "= "
 			        "EXCLUDED.iso, name_th = EXCLUDED.name_th, "
 			        "name_en = EXCLUDED.name_en",
-			        6, p) ||
-			    hsi_db_exec(conn, "store population",
+			        6, p)
+			    || hsi_db_exec(conn, "store population",
 			        "INSERT INTO area_population(area, year, "
 			        "population, source) VALUES ($1, 2020, $2, "
 			        "'DOPA registered population 31 Dec 2020') "
@@ -124,8 +127,8 @@ store_indicator(PGconn *conn, const hsi_indicator *d)
 }
 
 int
-hsi_catalog_store_db(PGconn *conn, const hsi_catalog *c, char *err,
-    size_t err_size)
+hsi_catalog_store_db(
+    PGconn *conn, const hsi_catalog *c, char *err, size_t err_size)
 {
 	int rv = hsi_db_exec(conn, "begin", "BEGIN", 0, NULL);
 	if (rv == 0) {
@@ -136,7 +139,8 @@ hsi_catalog_store_db(PGconn *conn, const hsi_catalog *c, char *err,
 	}
 	if (rv == 0) {
 		rv = hsi_db_exec(conn, "bump catalog version",
-		    "INSERT INTO catalog_version(one, version) VALUES (true, 1) "
+		    "INSERT INTO catalog_version(one, version) VALUES (true, "
+		    "1) "
 		    "ON CONFLICT (one) DO UPDATE SET version = "
 		    "catalog_version.version + 1, changed_at = now()",
 		    0, NULL);
@@ -176,16 +180,16 @@ load_areas_db(PGconn *conn, hsi_catalog *c)
 	for (int i = 0; i < n; i++) {
 		hsi_area *a = &c->areas[i];
 		snprintf(a->code, sizeof(a->code), "%s", PQgetvalue(r, i, 0));
-		snprintf(a->parent, sizeof(a->parent), "%s",
-		    PQgetvalue(r, i, 1));
+		snprintf(
+		    a->parent, sizeof(a->parent), "%s", PQgetvalue(r, i, 1));
 		const char *lv = PQgetvalue(r, i, 2);
 		a->level       = strcmp(lv, "nation") == 0 ? HSI_LEVEL_NATION
 		          : strcmp(lv, "region") == 0      ? HSI_LEVEL_REGION
-		                                           : HSI_LEVEL_PROVINCE;
-		a->iso        = dupcol(r, i, 3);
-		a->name_th    = dupcol(r, i, 4);
-		a->name_en    = dupcol(r, i, 5);
-		a->population = atof(PQgetvalue(r, i, 6));
+		                                      : HSI_LEVEL_PROVINCE;
+		a->iso         = dupcol(r, i, 3);
+		a->name_th     = dupcol(r, i, 4);
+		a->name_en     = dupcol(r, i, 5);
+		a->population  = atof(PQgetvalue(r, i, 6));
 	}
 	c->n_areas = (size_t) n;
 	PQclear(r);
@@ -220,8 +224,8 @@ load_names_db(PGconn *conn, hsi_catalog *c)
 	n       = PQntuples(r);
 	c->dims = calloc((size_t) n + 1, sizeof(hsi_dimension));
 	for (int i = 0; c->dims && i < n; i++) {
-		snprintf(c->dims[i].code, HSI_SHORT_MAX, "%s",
-		    PQgetvalue(r, i, 0));
+		snprintf(
+		    c->dims[i].code, HSI_SHORT_MAX, "%s", PQgetvalue(r, i, 0));
 		c->dims[i].name_th = dupcol(r, i, 1);
 		c->dims[i].name_en = dupcol(r, i, 2);
 		c->dims[i].ord     = atoi(PQgetvalue(r, i, 3));
@@ -255,22 +259,22 @@ load_indicators_db(PGconn *conn, hsi_catalog *c)
 		snprintf(d->code, sizeof(d->code), "%s", PQgetvalue(r, i, 0));
 		snprintf(d->dimension, sizeof(d->dimension), "%s",
 		    PQgetvalue(r, i, 1));
-		snprintf(d->agency, sizeof(d->agency), "%s",
-		    PQgetvalue(r, i, 2));
+		snprintf(
+		    d->agency, sizeof(d->agency), "%s", PQgetvalue(r, i, 2));
 		d->name_th = dupcol(r, i, 3);
 		d->name_en = dupcol(r, i, 4);
 		d->unit    = dupcol(r, i, 5);
 		hsi_freq_parse(PQgetvalue(r, i, 6), &d->freq);
-		d->hard_min = atof(PQgetvalue(r, i, 7));
-		d->hard_max = atof(PQgetvalue(r, i, 8));
-		const char *ra = PQgetvalue(r, i, 9);
-		d->rollup_area = strcmp(ra, "sum") == 0 ? HSI_ROLLUP_SUM
-		    : strcmp(ra, "national") == 0       ? HSI_ROLLUP_NATIONAL
-		                                        : HSI_ROLLUP_WMEAN;
-		const char *rt = PQgetvalue(r, i, 10);
-		d->rollup_time = strcmp(rt, "sum") == 0 ? HSI_TIME_SUM
-		    : strcmp(rt, "last") == 0           ? HSI_TIME_LAST
-		                                        : HSI_TIME_MEAN;
+		d->hard_min       = atof(PQgetvalue(r, i, 7));
+		d->hard_max       = atof(PQgetvalue(r, i, 8));
+		const char *ra    = PQgetvalue(r, i, 9);
+		d->rollup_area    = strcmp(ra, "sum") == 0 ? HSI_ROLLUP_SUM
+		       : strcmp(ra, "national") == 0 ? HSI_ROLLUP_NATIONAL
+		                                     : HSI_ROLLUP_WMEAN;
+		const char *rt    = PQgetvalue(r, i, 10);
+		d->rollup_time    = strcmp(rt, "sum") == 0 ? HSI_TIME_SUM
+		       : strcmp(rt, "last") == 0           ? HSI_TIME_LAST
+		                                           : HSI_TIME_MEAN;
 		d->min_subperiods = atoi(PQgetvalue(r, i, 11));
 		d->direction      = atoi(PQgetvalue(r, i, 12));
 		d->lo             = atof(PQgetvalue(r, i, 13));
@@ -287,8 +291,8 @@ load_indicators_db(PGconn *conn, hsi_catalog *c)
 }
 
 int
-hsi_catalog_load_db(PGconn *conn, hsi_catalog **out, char *err,
-    size_t err_size)
+hsi_catalog_load_db(
+    PGconn *conn, hsi_catalog **out, char *err, size_t err_size)
 {
 	hsi_catalog *c = calloc(1, sizeof(*c));
 	if (c == NULL) {
@@ -301,14 +305,15 @@ hsi_catalog_load_db(PGconn *conn, hsi_catalog **out, char *err,
 		PQclear(r);
 		free(c);
 		snprintf(err, err_size,
-		    "the catalog is empty: the scorer loads it at first start, "
+		    "the catalog is empty: the scorer loads it at first "
+		    "start, "
 		    "or run 'hsictl catalog load'");
 		return r == NULL ? HSI_EDB : HSI_ENOENT;
 	}
 	c->version = (uint32_t) atol(PQgetvalue(r, 0, 0));
 	PQclear(r);
-	if ((rv = load_areas_db(conn, c)) || (rv = load_names_db(conn, c)) ||
-	    (rv = load_indicators_db(conn, c))) {
+	if ((rv = load_areas_db(conn, c)) || (rv = load_names_db(conn, c))
+	    || (rv = load_indicators_db(conn, c))) {
 		hsi_catalog_free(c);
 		snprintf(err, err_size, "cannot load the catalog: %s",
 		    hsi_strerror(rv));
@@ -318,18 +323,19 @@ hsi_catalog_load_db(PGconn *conn, hsi_catalog **out, char *err,
 	return 0;
 }
 
-/* ---- snapshot ------------------------------------------------------------ */
+/* ---- snapshot ------------------------------------------------------------
+ */
 
 int
 hsi_catalog_to_snapshot(const hsi_catalog *c, uint8_t **out, size_t *len)
 {
-	Hsi__CatalogSnapshot   snap = HSI__CATALOG_SNAPSHOT__INIT;
-	Hsi__CatalogIndicator *ind  = calloc(c->n_ind + 1, sizeof(*ind));
+	Hsi__CatalogSnapshot    snap = HSI__CATALOG_SNAPSHOT__INIT;
+	Hsi__CatalogIndicator  *ind  = calloc(c->n_ind + 1, sizeof(*ind));
 	Hsi__CatalogIndicator **pind = calloc(c->n_ind + 1, sizeof(*pind));
-	Hsi__CatalogArea      *ar   = calloc(c->n_areas + 1, sizeof(*ar));
-	Hsi__CatalogArea     **par  = calloc(c->n_areas + 1, sizeof(*par));
-	char **ag = calloc(c->n_agencies + 1, sizeof(char *));
-	int    rv = HSI_ENOMEM;
+	Hsi__CatalogArea       *ar   = calloc(c->n_areas + 1, sizeof(*ar));
+	Hsi__CatalogArea      **par  = calloc(c->n_areas + 1, sizeof(*par));
+	char                  **ag = calloc(c->n_agencies + 1, sizeof(char *));
+	int                     rv = HSI_ENOMEM;
 	if (!ind || !pind || !ar || !par || !ag) {
 		goto out;
 	}
@@ -356,15 +362,15 @@ hsi_catalog_to_snapshot(const hsi_catalog *c, uint8_t **out, size_t *len)
 	for (size_t i = 0; i < c->n_agencies; i++) {
 		ag[i] = (char *) c->agencies[i].code;
 	}
-	snap.version        = c->version;
-	snap.n_indicators   = c->n_ind;
-	snap.indicators     = pind;
-	snap.n_areas        = c->n_areas;
-	snap.areas          = par;
-	snap.n_agencies     = c->n_agencies;
-	snap.agencies       = ag;
-	*len                = hsi__catalog_snapshot__get_packed_size(&snap);
-	*out                = malloc(*len ? *len : 1);
+	snap.version      = c->version;
+	snap.n_indicators = c->n_ind;
+	snap.indicators   = pind;
+	snap.n_areas      = c->n_areas;
+	snap.areas        = par;
+	snap.n_agencies   = c->n_agencies;
+	snap.agencies     = ag;
+	*len              = hsi__catalog_snapshot__get_packed_size(&snap);
+	*out              = malloc(*len ? *len : 1);
 	if (*out != NULL) {
 		hsi__catalog_snapshot__pack(&snap, *out);
 		rv = 0;
@@ -396,10 +402,10 @@ hsi_catalog_from_snapshot(const Hsi__CatalogSnapshot *s, hsi_catalog **out)
 	for (size_t i = 0; i < s->n_indicators; i++) {
 		const Hsi__CatalogIndicator *p = s->indicators[i];
 		hsi_indicator               *d = &c->ind[c->n_ind];
-		if (strlen(p->code) >= sizeof(d->code) ||
-		    strlen(p->agency) >= sizeof(d->agency) ||
-		    strlen(p->dimension) >= sizeof(d->dimension) ||
-		    hsi_freq_parse(p->frequency, &d->freq) != 0) {
+		if (strlen(p->code) >= sizeof(d->code)
+		    || strlen(p->agency) >= sizeof(d->agency)
+		    || strlen(p->dimension) >= sizeof(d->dimension)
+		    || hsi_freq_parse(p->frequency, &d->freq) != 0) {
 			continue; /* not representable: cannot validate it */
 		}
 		strcpy(d->code, p->code);
@@ -414,21 +420,21 @@ hsi_catalog_from_snapshot(const Hsi__CatalogSnapshot *s, hsi_catalog **out)
 	for (size_t i = 0; i < s->n_areas; i++) {
 		const Hsi__CatalogArea *p = s->areas[i];
 		hsi_area               *a = &c->areas[c->n_areas];
-		if (strlen(p->code) >= sizeof(a->code) ||
-		    strlen(p->parent) >= sizeof(a->parent)) {
+		if (strlen(p->code) >= sizeof(a->code)
+		    || strlen(p->parent) >= sizeof(a->parent)) {
 			continue;
 		}
 		strcpy(a->code, p->code);
 		strcpy(a->parent, p->parent);
 		a->level = strcmp(p->level, "nation") == 0 ? HSI_LEVEL_NATION
 		    : strcmp(p->level, "region") == 0      ? HSI_LEVEL_REGION
-		                                           : HSI_LEVEL_PROVINCE;
+		                                      : HSI_LEVEL_PROVINCE;
 		c->n_areas++;
 	}
 	for (size_t i = 0; i < s->n_agencies; i++) {
 		if (strlen(s->agencies[i]) < HSI_SHORT_MAX) {
-			strcpy(c->agencies[c->n_agencies++].code,
-			    s->agencies[i]);
+			strcpy(
+			    c->agencies[c->n_agencies++].code, s->agencies[i]);
 		}
 	}
 	hsi_catalog_sort(c);

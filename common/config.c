@@ -56,12 +56,13 @@ set_text(const hsi_cfg_opt *o, void *cfg, const char *val, const char *src,
 	case HSI_CFG_BOOL:
 		if (strcmp(val, "true") == 0 || strcmp(val, "1") == 0) {
 			*(int *) field(cfg, o) = 1;
-		} else if (strcmp(val, "false") == 0 ||
-		    strcmp(val, "0") == 0) {
+		} else if (strcmp(val, "false") == 0
+		    || strcmp(val, "0") == 0) {
 			*(int *) field(cfg, o) = 0;
 		} else {
 			snprintf(err, err_size,
-			    "%s: %s: '%s' is not true/false", src, o->key, val);
+			    "%s: %s: '%s' is not true/false", src, o->key,
+			    val);
 			return HSI_EINVAL;
 		}
 		return 0;
@@ -92,8 +93,8 @@ set_json(const hsi_cfg_opt *o, void *cfg, json_t *v, const char *path,
 			    "%s: key '%s' must be a string", path, o->key);
 			return HSI_EINVAL;
 		}
-		return set_text(o, cfg, json_string_value(v), path, err,
-		    err_size);
+		return set_text(
+		    o, cfg, json_string_value(v), path, err, err_size);
 	case HSI_CFG_INT:
 		if (!json_is_integer(v)) {
 			snprintf(err, err_size,
@@ -107,7 +108,8 @@ set_json(const hsi_cfg_opt *o, void *cfg, json_t *v, const char *path,
 	case HSI_CFG_BOOL:
 		if (!json_is_boolean(v)) {
 			snprintf(err, err_size,
-			    "%s: key '%s' must be true or false", path, o->key);
+			    "%s: key '%s' must be true or false", path,
+			    o->key);
 			return HSI_EINVAL;
 		}
 		*(int *) field(cfg, o) = json_is_true(v);
@@ -171,7 +173,7 @@ load_file(const hsi_cfg_opt *opts, void *cfg, const char *path, char *err,
 		return HSI_ETOOBIG;
 	}
 	json_error_t jerr;
-	json_t *root = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &jerr);
+	json_t      *root = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &jerr);
 	free(buf);
 	if (root == NULL) {
 		snprintf(err, err_size, "%s:%d:%d: invalid JSON: %s", path,
@@ -186,7 +188,8 @@ load_file(const hsi_cfg_opt *opts, void *cfg, const char *path, char *err,
 	}
 	const char *key;
 	json_t     *val;
-	json_object_foreach (root, key, val) {
+	json_object_foreach(root, key, val)
+	{
 		if (rv != 0) {
 			break;
 		}
@@ -205,14 +208,15 @@ load_file(const hsi_cfg_opt *opts, void *cfg, const char *path, char *err,
 }
 
 int
-hsi_config_load(const hsi_cfg_opt *opts, void *cfg, const char *path,
-    int argc, char **argv, char *err, size_t err_size)
+hsi_config_load(const hsi_cfg_opt *opts, void *cfg, const char *path, int argc,
+    char **argv, char *err, size_t err_size)
 {
 	int rv;
 	for (const hsi_cfg_opt *o = opts; o->key != NULL; o++) {
-		if (o->def != NULL &&
-		    (rv = set_text(o, cfg, o->def, "default", err,
-		         err_size)) != 0) {
+		if (o->def != NULL
+		    && (rv = set_text(
+		            o, cfg, o->def, "default", err, err_size))
+		        != 0) {
 			return rv;
 		}
 	}
@@ -220,15 +224,15 @@ hsi_config_load(const hsi_cfg_opt *opts, void *cfg, const char *path,
 		return rv;
 	}
 	for (const hsi_cfg_opt *o = opts; o->key != NULL; o++) {
-		char env[96] = "HSI_";
-		size_t k     = 4;
+		char   env[96] = "HSI_";
+		size_t k       = 4;
 		for (const char *p = o->key; *p && k + 1 < sizeof(env); p++) {
 			env[k++] = (char) toupper((unsigned char) *p);
 		}
 		env[k]          = '\0';
 		const char *val = getenv(env);
-		if (val != NULL &&
-		    (rv = set_text(o, cfg, val, env, err, err_size)) != 0) {
+		if (val != NULL
+		    && (rv = set_text(o, cfg, val, env, err, err_size)) != 0) {
 			return rv;
 		}
 	}
@@ -245,17 +249,19 @@ hsi_config_load(const hsi_cfg_opt *opts, void *cfg, const char *path,
 		size_t      len = eq ? (size_t) (eq - a - 2) : strlen(a + 2);
 		const hsi_cfg_opt *o = find_opt(opts, a + 2, len);
 		if (o == NULL) {
-			snprintf(err, err_size, "unknown option '%s' (see --help)",
-			    a);
+			snprintf(err, err_size,
+			    "unknown option '%s' (see --help)", a);
 			return HSI_EINVAL;
 		}
-		const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+		const char *val
+		    = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
 		if (val == NULL) {
-			snprintf(err, err_size, "option '%s' needs a value", a);
+			snprintf(
+			    err, err_size, "option '%s' needs a value", a);
 			return HSI_EINVAL;
 		}
-		if ((rv = set_text(o, cfg, val, "command line", err,
-		         err_size)) != 0) {
+		if ((rv = set_text(o, cfg, val, "command line", err, err_size))
+		    != 0) {
 			return rv;
 		}
 	}
@@ -275,39 +281,40 @@ hsi_config_fini(const hsi_cfg_opt *opts, void *cfg)
 }
 
 void
-hsi_config_help(FILE *f, const char *prog, const char *summary,
-    const hsi_cfg_opt *opts)
+hsi_config_help(
+    FILE *f, const char *prog, const char *summary, const hsi_cfg_opt *opts)
 {
 	fprintf(f, "usage: %s [--config FILE] [--KEY VALUE]...\n\n%s\n\n",
 	    prog, summary);
 	fprintf(f, "Options (JSON key / environment variable / default):\n");
 	for (const hsi_cfg_opt *o = opts; o->key != NULL; o++) {
-		char env[96] = "HSI_";
-		size_t k     = 4;
+		char   env[96] = "HSI_";
+		size_t k       = 4;
 		for (const char *p = o->key; *p && k + 1 < sizeof(env); p++) {
 			env[k++] = (char) toupper((unsigned char) *p);
 		}
 		env[k] = '\0';
-		fprintf(f, "  --%-20s %s\n  %-22s env %s, default %s\n", o->key,
-		    o->help, "", env, o->def ? o->def : "(none)");
+		fprintf(f, "  --%-20s %s\n  %-22s env %s, default %s\n",
+		    o->key, o->help, "", env, o->def ? o->def : "(none)");
 	}
-	fprintf(f, "\nPrecedence: defaults < --config file < environment < "
-	           "options.\n");
+	fprintf(f,
+	    "\nPrecedence: defaults < --config file < environment < "
+	    "options.\n");
 }
 
 int
 hsi_config_main(const hsi_cfg_opt *opts, void *cfg, const char *prog,
     const char *summary, int argc, char **argv)
 {
-	const char *path = NULL;
-	char      **rest = calloc((size_t) argc + 1, sizeof(char *));
+	const char *path  = NULL;
+	char      **rest  = calloc((size_t) argc + 1, sizeof(char *));
 	int         nrest = 0;
 	if (rest == NULL) {
 		return -1;
 	}
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 ||
-		    strcmp(argv[i], "-h") == 0) {
+		if (strcmp(argv[i], "--help") == 0
+		    || strcmp(argv[i], "-h") == 0) {
 			hsi_config_help(stdout, prog, summary, opts);
 			free(rest);
 			return 1;
@@ -319,8 +326,8 @@ hsi_config_main(const hsi_cfg_opt *opts, void *cfg, const char *prog,
 		}
 	}
 	char err[512];
-	int  rv = hsi_config_load(opts, cfg, path, nrest, rest, err,
-	     sizeof(err));
+	int  rv
+	    = hsi_config_load(opts, cfg, path, nrest, rest, err, sizeof(err));
 	free(rest);
 	if (rv != 0) {
 		fprintf(stderr, "%s: configuration error: %s\n", prog, err);

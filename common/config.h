@@ -21,7 +21,7 @@ typedef enum {
 } hsi_cfg_type;
 
 typedef struct {
-	const char  *key;    /* JSON key, snake_case; NULL ends the table */
+	const char  *key; /* JSON key, snake_case; NULL ends the table */
 	hsi_cfg_type type;
 	size_t       offset; /* offsetof() in the service's struct */
 	const char  *def;    /* default as text; NULL = unset (NULL string) */
@@ -46,8 +46,8 @@ int hsi_config_load(const hsi_cfg_opt *opts, void *cfg, const char *path,
 void hsi_config_fini(const hsi_cfg_opt *opts, void *cfg);
 
 /* Prints usage: summary, every option with default, env name and help. */
-void hsi_config_help(FILE *f, const char *prog, const char *summary,
-    const hsi_cfg_opt *opts);
+void hsi_config_help(
+    FILE *f, const char *prog, const char *summary, const hsi_cfg_opt *opts);
 
 /*
  * The common main() prologue: handles --help (prints and returns 1),

@@ -38,8 +38,9 @@ hsi_db_open(const char *url, PGconn **out, char *err, size_t err_size)
 		return HSI_EDB;
 	}
 	/* Due dates, fiscal years and reports are in Bangkok time. */
-	PGresult *r = PQexec(c, "SET TIME ZONE 'Asia/Bangkok'; "
-				"SET client_min_messages = warning");
+	PGresult *r = PQexec(c,
+	    "SET TIME ZONE 'Asia/Bangkok'; "
+	    "SET client_min_messages = warning");
 	PQclear(r);
 	*out = c;
 	return 0;
@@ -92,12 +93,12 @@ hsi_db_exec(PGconn *conn, const char *what, const char *sql, int n,
 }
 
 static int
-exec_simple(PGconn *c, const char *sql, char *err, size_t err_size,
-    const char *name)
+exec_simple(
+    PGconn *c, const char *sql, char *err, size_t err_size, const char *name)
 {
 	PGresult *r  = PQexec(c, sql);
-	int       ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
-	    PQresultStatus(r) == PGRES_TUPLES_OK;
+	int       ok = PQresultStatus(r) == PGRES_COMMAND_OK
+	    || PQresultStatus(r) == PGRES_TUPLES_OK;
 	if (!ok) {
 		snprintf(err, err_size, "migration %s failed: %s", name,
 		    PQresultErrorMessage(r));
@@ -112,7 +113,7 @@ applied(PGconn *c, const char *name, int *yes)
 {
 	const char *p[1] = { name };
 	PGresult   *r    = hsi_db_query(c, "migration check",
-            "SELECT 1 FROM schema_migrations WHERE name = $1", 1, p);
+	         "SELECT 1 FROM schema_migrations WHERE name = $1", 1, p);
 	if (r == NULL) {
 		return HSI_EDB;
 	}
@@ -131,30 +132,34 @@ hsi_db_migrate(PGconn *c, char *err, size_t err_size)
 	        "CREATE TABLE IF NOT EXISTS schema_migrations ("
 	        " name text PRIMARY KEY,"
 	        " applied_at timestamptz NOT NULL DEFAULT now())",
-	        err, err_size, "bootstrap") != 0) {
+	        err, err_size, "bootstrap")
+	    != 0) {
 		return HSI_EDB;
 	}
 	int rv = 0;
-	for (const struct hsi_blob *m = hsi_migrations; m->name != NULL;
-	     m++) {
+	for (const struct hsi_blob *m = hsi_migrations; m->name != NULL; m++) {
 		int yes = 0;
 		if ((rv = applied(c, m->name, &yes)) != 0) {
-			snprintf(err, err_size, "cannot read schema_migrations");
+			snprintf(
+			    err, err_size, "cannot read schema_migrations");
 			break;
 		}
 		if (yes) {
 			continue;
 		}
-		if ((rv = exec_simple(c, "BEGIN", err, err_size, m->name)) ||
-		    (rv = exec_simple(c, m->data, err, err_size, m->name))) {
+		if ((rv = exec_simple(c, "BEGIN", err, err_size, m->name))
+		    || (rv
+		        = exec_simple(c, m->data, err, err_size, m->name))) {
 			PQclear(PQexec(c, "ROLLBACK"));
 			break;
 		}
 		const char *p[1] = { m->name };
 		if ((rv = hsi_db_exec(c, "record migration",
 		         "INSERT INTO schema_migrations(name) VALUES ($1)", 1,
-		         p)) != 0 ||
-		    (rv = exec_simple(c, "COMMIT", err, err_size, m->name))) {
+		         p))
+		        != 0
+		    || (rv
+		        = exec_simple(c, "COMMIT", err, err_size, m->name))) {
 			PQclear(PQexec(c, "ROLLBACK"));
 			snprintf(err, err_size, "cannot record migration %s",
 			    m->name);

@@ -14,7 +14,7 @@
  * HSI_EDB with a message in err that says which server was tried and what
  * to do (is it running? is HSI_DB_URL right?).
  */
-int hsi_db_open(const char *url, PGconn **out, char *err, size_t err_size);
+int  hsi_db_open(const char *url, PGconn **out, char *err, size_t err_size);
 void hsi_db_close(PGconn *conn);
 
 /*
@@ -22,8 +22,8 @@ void hsi_db_close(PGconn *conn);
  * result on success (PGRES_COMMAND_OK or PGRES_TUPLES_OK; the caller owns
  * it and PQclear()s it) or NULL after logging the error with what.
  */
-PGresult *hsi_db_query(PGconn *conn, const char *what, const char *sql,
-    int n, const char *const *params);
+PGresult *hsi_db_query(PGconn *conn, const char *what, const char *sql, int n,
+    const char *const *params);
 
 /* hsi_db_query for statements without rows: 0 or HSI_EDB. */
 int hsi_db_exec(PGconn *conn, const char *what, const char *sql, int n,

@@ -90,9 +90,9 @@ hsi_envelope_mac(const char *topic, const Hsi__Envelope *env,
 	mb_u64(&b, (uint64_t) env->payload_type);
 	mb_bytes(&b, env->payload.data, env->payload.len);
 	unsigned int olen = 32;
-	if (b.failed ||
-	    HMAC(EVP_sha256(), key, (int) key_len, b.buf, b.len, out,
-	        &olen) == NULL) {
+	if (b.failed
+	    || HMAC(EVP_sha256(), key, (int) key_len, b.buf, b.len, out, &olen)
+	        == NULL) {
 		/* Out of memory: a MAC of zeros never verifies against a
 		 * real one, so failure is safe (refusal), never acceptance. */
 		memset(out, 0, 32);
@@ -104,7 +104,7 @@ int
 hsi_envelope_seal(const char *topic, Hsi__Envelope *env, const hsi_key *key,
     unsigned char **out, size_t *out_len)
 {
-	static char empty[] = "";
+	static char   empty[] = "";
 	unsigned char mac[32];
 
 	env->protocol_version = HSI_PROTOCOL_VERSION;
@@ -136,8 +136,8 @@ hsi_envelope_seal(const char *topic, Hsi__Envelope *env, const hsi_key *key,
 }
 
 int
-hsi_envelope_verify(const char *topic, const Hsi__Envelope *env,
-    const hsi_key *key)
+hsi_envelope_verify(
+    const char *topic, const Hsi__Envelope *env, const hsi_key *key)
 {
 	unsigned char mac[32];
 	if (env->hmac.len != sizeof(mac) || key == NULL) {
@@ -189,8 +189,8 @@ capped_free(void *data, void *ptr)
 static ProtobufCAllocator free_only = { capped_alloc, capped_free, NULL };
 
 ProtobufCMessage *
-hsi_pb_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
-    size_t len)
+hsi_pb_unpack(
+    const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len)
 {
 	/* protobuf-c needs somewhat more than the wire size (pointers,
 	 * repeated arrays); 16x plus a floor is ample for honest input and
@@ -214,8 +214,8 @@ hsi_pb_free(ProtobufCMessage *msg)
 int
 hsi_envelope_open(const unsigned char *body, size_t len, Hsi__Envelope **out)
 {
-	ProtobufCMessage *m = hsi_pb_unpack(&hsi__envelope__descriptor, body,
-	    len);
+	ProtobufCMessage *m
+	    = hsi_pb_unpack(&hsi__envelope__descriptor, body, len);
 	if (m == NULL) {
 		return HSI_EPROTO;
 	}
@@ -279,28 +279,30 @@ hsi_key_load(const char *path, hsi_key *out, char *err, size_t err_size)
 	json_error_t jerr;
 	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		snprintf(err, err_size, "%s:%d: cannot read key file: %s", path,
-		    jerr.line, jerr.text);
+		snprintf(err, err_size, "%s:%d: cannot read key file: %s",
+		    path, jerr.line, jerr.text);
 		return HSI_EIO;
 	}
 	const char *agency = NULL, *id = NULL, *secret = NULL;
-	int         rv     = 0;
+	int         rv = 0;
 	hsi_key     k;
 	memset(&k, 0, sizeof(k));
 	if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:s, s:s, s:s}",
-	        "agency", &agency, "key_id", &id, "secret", &secret) != 0) {
+	        "agency", &agency, "key_id", &id, "secret", &secret)
+	    != 0) {
 		snprintf(err, err_size,
 		    "%s: key file must be {\"agency\", \"key_id\", "
 		    "\"secret\"}: %s",
 		    path, jerr.text);
 		rv = HSI_EINVAL;
-	} else if (strlen(agency) >= sizeof(k.agency) ||
-	    strlen(id) > HSI_KEY_ID_MAX) {
+	} else if (strlen(agency) >= sizeof(k.agency)
+	    || strlen(id) > HSI_KEY_ID_MAX) {
 		snprintf(err, err_size, "%s: agency or key_id too long", path);
 		rv = HSI_EINVAL;
 	} else if (hsi_unhex(secret, k.secret, HSI_KEY_BYTES) != 0) {
 		snprintf(err, err_size,
-		    "%s: field secret must be 64 hex digits (32 bytes); make a "
+		    "%s: field secret must be 64 hex digits (32 bytes); make "
+		    "a "
 		    "new key with 'hsictl key rotate AGENCY'",
 		    path);
 		rv = HSI_EINVAL;
@@ -314,8 +316,7 @@ hsi_key_load(const char *path, hsi_key *out, char *err, size_t err_size)
 }
 
 int
-hsi_key_save(const char *path, const hsi_key *key, char *err,
-    size_t err_size)
+hsi_key_save(const char *path, const hsi_key *key, char *err, size_t err_size)
 {
 	char hex[2 * HSI_KEY_BYTES + 1];
 	hsi_hex(key->secret, HSI_KEY_BYTES, hex);
@@ -343,8 +344,8 @@ hsi_key_save(const char *path, const hsi_key *key, char *err,
 	} else {
 		size_t  len = strlen(text);
 		ssize_t w   = write(fd, text, len);
-		if (w != (ssize_t) len || write(fd, "\n", 1) != 1 ||
-		    fsync(fd) != 0) {
+		if (w != (ssize_t) len || write(fd, "\n", 1) != 1
+		    || fsync(fd) != 0) {
 			snprintf(err, err_size, "%s: write failed: %s", tmp,
 			    strerror(errno));
 			rv = HSI_EIO;

@@ -48,20 +48,20 @@ int hsi_envelope_seal(const char *topic, Hsi__Envelope *env,
  * allocator. Returns 0 and *out (free with hsi_envelope_free) or
  * HSI_EPROTO. Does not verify the MAC: see hsi_envelope_verify.
  */
-int hsi_envelope_open(const unsigned char *body, size_t len,
-    Hsi__Envelope **out);
+int hsi_envelope_open(
+    const unsigned char *body, size_t len, Hsi__Envelope **out);
 void hsi_envelope_free(Hsi__Envelope *env);
 
 /* Constant-time check of env's MAC under topic and key: 0 or HSI_EAUTH. */
-int hsi_envelope_verify(const char *topic, const Hsi__Envelope *env,
-    const hsi_key *key);
+int hsi_envelope_verify(
+    const char *topic, const Hsi__Envelope *env, const hsi_key *key);
 
 /*
  * Unpacks a payload message of type desc from data with a capped
  * allocator. Returns the message (free with hsi_pb_free) or NULL.
  */
-ProtobufCMessage *hsi_pb_unpack(const ProtobufCMessageDescriptor *desc,
-    const uint8_t *data, size_t len);
+ProtobufCMessage *hsi_pb_unpack(
+    const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len);
 void hsi_pb_free(ProtobufCMessage *msg);
 
 /*
@@ -70,8 +70,8 @@ void hsi_pb_free(ProtobufCMessage *msg);
  * HSI_EIO/HSI_EINVAL with err naming the file and field.
  */
 int hsi_key_load(const char *path, hsi_key *out, char *err, size_t err_size);
-int hsi_key_save(const char *path, const hsi_key *key, char *err,
-    size_t err_size);
+int hsi_key_save(
+    const char *path, const hsi_key *key, char *err, size_t err_size);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void hsi_hex(const unsigned char *in, size_t n, char *out);

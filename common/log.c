@@ -16,8 +16,7 @@
 static const char        *log_svc = "hsi";
 static enum hsi_log_level log_min = HSI_LOG_INFO;
 
-static const char *const level_names[] = { "debug", "info", "warn",
-	"error" };
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
 void
 hsi_log_init(const char *svc, enum hsi_log_level min_level)

@@ -37,18 +37,22 @@ endpoint(nng_socket s, const char *url, int listen, const hsi_net_tls *tls,
 			    nng_strerror(rv));
 			return HSI_EIO;
 		}
-		nng_listener_set_size(l, NNG_OPT_RECVMAXSZ,
-		    HSI_NET_MAX_MSG_BYTES);
+		nng_listener_set_size(
+		    l, NNG_OPT_RECVMAXSZ, HSI_NET_MAX_MSG_BYTES);
 		if (tls != NULL) {
-			if ((rv = nng_listener_set_string(l,
-			         NNG_OPT_TLS_CERT_KEY_FILE, tls->cert_file)) !=
-			        0 ||
-			    (rv = nng_listener_set_string(l,
-			         NNG_OPT_TLS_CA_FILE, tls->ca_file)) != 0 ||
-			    (rv = nng_listener_set_int(l, NNG_OPT_TLS_AUTH_MODE,
-			         NNG_TLS_AUTH_MODE_REQUIRED)) != 0) {
+			if ((rv = nng_listener_set_string(
+			         l, NNG_OPT_TLS_CERT_KEY_FILE, tls->cert_file))
+			        != 0
+			    || (rv = nng_listener_set_string(
+			            l, NNG_OPT_TLS_CA_FILE, tls->ca_file))
+			        != 0
+			    || (rv = nng_listener_set_int(l,
+			            NNG_OPT_TLS_AUTH_MODE,
+			            NNG_TLS_AUTH_MODE_REQUIRED))
+			        != 0) {
 				snprintf(err, err_size,
-				    "%s: TLS setup failed (cert %s, ca %s): %s",
+				    "%s: TLS setup failed (cert %s, ca %s): "
+				    "%s",
 				    url, tls->cert_file, tls->ca_file,
 				    nng_strerror(rv));
 				nng_listener_close(l);
@@ -75,12 +79,15 @@ endpoint(nng_socket s, const char *url, int listen, const hsi_net_tls *tls,
 	nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, 100);
 	nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, 2000);
 	if (tls != NULL) {
-		if ((rv = nng_dialer_set_string(d, NNG_OPT_TLS_CERT_KEY_FILE,
-		         tls->cert_file)) != 0 ||
-		    (rv = nng_dialer_set_string(d, NNG_OPT_TLS_CA_FILE,
-		         tls->ca_file)) != 0 ||
-		    (rv = nng_dialer_set_int(d, NNG_OPT_TLS_AUTH_MODE,
-		         NNG_TLS_AUTH_MODE_REQUIRED)) != 0) {
+		if ((rv = nng_dialer_set_string(
+		         d, NNG_OPT_TLS_CERT_KEY_FILE, tls->cert_file))
+		        != 0
+		    || (rv = nng_dialer_set_string(
+		            d, NNG_OPT_TLS_CA_FILE, tls->ca_file))
+		        != 0
+		    || (rv = nng_dialer_set_int(d, NNG_OPT_TLS_AUTH_MODE,
+		            NNG_TLS_AUTH_MODE_REQUIRED))
+		        != 0) {
 			snprintf(err, err_size,
 			    "%s: TLS setup failed (cert %s, ca %s): %s", url,
 			    tls->cert_file, tls->ca_file, nng_strerror(rv));
@@ -134,8 +141,8 @@ hsi_net_sub_open(nng_socket *s, const char *url, int listen,
 		nng_socket_set(*s, NNG_OPT_SUB_SUBSCRIBE, "", 0);
 	} else {
 		for (const char *const *t = topics; *t != NULL; t++) {
-			nng_socket_set(*s, NNG_OPT_SUB_SUBSCRIBE, *t,
-			    strlen(*t));
+			nng_socket_set(
+			    *s, NNG_OPT_SUB_SUBSCRIBE, *t, strlen(*t));
 		}
 	}
 	if ((rv = endpoint(*s, url, listen, tls, err, err_size)) != 0) {
@@ -152,10 +159,10 @@ hsi_net_send(nng_socket s, const char *topic, const void *data, size_t len)
 	if (nng_msg_alloc(&m, 0) != 0) {
 		return HSI_ENOMEM;
 	}
-	if ((topic != NULL &&
-	        (nng_msg_append(m, topic, strlen(topic)) != 0 ||
-	            nng_msg_append(m, "\n", 1) != 0)) ||
-	    nng_msg_append(m, data, len) != 0) {
+	if ((topic != NULL
+	        && (nng_msg_append(m, topic, strlen(topic)) != 0
+	            || nng_msg_append(m, "\n", 1) != 0))
+	    || nng_msg_append(m, data, len) != 0) {
 		nng_msg_free(m);
 		return HSI_ENOMEM;
 	}
@@ -171,9 +178,9 @@ int
 hsi_net_split(const void *msg, size_t len, char *topic,
     const unsigned char **body, size_t *body_len)
 {
-	const unsigned char *p  = msg;
+	const unsigned char *p   = msg;
 	size_t               lim = len < HSI_TOPIC_MAX ? len : HSI_TOPIC_MAX;
-	const unsigned char *nl = memchr(p, '\n', lim);
+	const unsigned char *nl  = memchr(p, '\n', lim);
 	if (nl == NULL) {
 		return HSI_EPROTO;
 	}

@@ -45,8 +45,8 @@ int hsi_net_sub_open(nng_socket *s, const char *url, int listen,
  * 0 or HSI_EIO. (PUB never blocks and drops when no peer or a full queue:
  * reliability is the protocol's job.)
  */
-int hsi_net_send(nng_socket s, const char *topic, const void *data,
-    size_t len);
+int hsi_net_send(
+    nng_socket s, const char *topic, const void *data, size_t len);
 
 /*
  * Splits a received message into its topic (copied into topic, at most

@@ -50,8 +50,8 @@ typedef struct {
  * 1900..2399 CE) and, if err is not NULL, fills it with a message that says
  * what is wrong and which forms are accepted.
  */
-int hsi_period_parse(const char *s, size_t len, hsi_period *out,
-    hsi_period_err *err);
+int hsi_period_parse(
+    const char *s, size_t len, hsi_period *out, hsi_period_err *err);
 
 /* Writes the canonical form of p to buf (at least HSI_PERIOD_MAX bytes). */
 void hsi_period_format(const hsi_period *p, char *buf, size_t size);

@@ -102,7 +102,8 @@ hsi_rxq_get(hsi_rxq *q, long wait_ms)
 	}
 	pthread_mutex_lock(&q->mtx);
 	while (q->head == NULL) {
-		if (pthread_cond_timedwait(&q->cv, &q->mtx, &ts) == ETIMEDOUT) {
+		if (pthread_cond_timedwait(&q->cv, &q->mtx, &ts)
+		    == ETIMEDOUT) {
 			break;
 		}
 	}

@@ -14,8 +14,8 @@
 #include "error.h"
 
 enum { C_INDICATOR, C_AREA, C_PERIOD, C_VALUE, C_STATUS, C_NOTE, C_COUNT };
-static const char *const col_names[C_COUNT] = { "indicator", "area",
-	"period", "value", "status", "note" };
+static const char *const col_names[C_COUNT]
+    = { "indicator", "area", "period", "value", "status", "note" };
 
 void
 hsi_batch_init(hsi_batch *b)
@@ -66,8 +66,8 @@ add_issue(hsi_batch *b, size_t row, size_t col, const char *code,
 	}
 	va_list ap;
 	va_start(ap, fmt);
-	issue_fill(&b->issues[b->n_issues++], row, col, code, field, value,
-	    fmt, ap);
+	issue_fill(
+	    &b->issues[b->n_issues++], row, col, code, field, value, fmt, ap);
 	va_end(ap);
 	return 0;
 }
@@ -91,8 +91,8 @@ ascii_digits(const char *s, char *out, size_t size)
 		if (k + 1 >= size) {
 			return HSI_ETOOBIG;
 		}
-		if (p[0] == 0xE0 && p[1] == 0xB9 && p[2] >= 0x90 &&
-		    p[2] <= 0x99) {
+		if (p[0] == 0xE0 && p[1] == 0xB9 && p[2] >= 0x90
+		    && p[2] <= 0x99) {
 			out[k++] = (char) ('0' + (p[2] - 0x90));
 			p += 3;
 		} else {
@@ -157,12 +157,13 @@ find_area(const hsi_catalog *cat, const char *s)
 }
 
 int
-hsi_validate_obs(const hsi_catalog *cat, const char *agency, hsi_obs *o,
-    hsi_issue *iss)
+hsi_validate_obs(
+    const hsi_catalog *cat, const char *agency, hsi_obs *o, hsi_issue *iss)
 {
 	const hsi_indicator *d = hsi_catalog_indicator(cat, o->indicator);
 	if (d == NULL) {
-		set_issue(iss, "E_UNKNOWN_INDICATOR", "indicator", o->indicator,
+		set_issue(iss, "E_UNKNOWN_INDICATOR", "indicator",
+		    o->indicator,
 		    "indicator '%s' is not in the catalog (version %u); check "
 		    "the code against the catalog",
 		    o->indicator, cat->version);
@@ -185,7 +186,8 @@ hsi_validate_obs(const hsi_catalog *cat, const char *agency, hsi_obs *o,
 	hsi_period     p;
 	hsi_period_err perr;
 	if (hsi_period_parse(o->period, strlen(o->period), &p, &perr) != 0) {
-		set_issue(iss, "E_PERIOD", "period", o->period, "%s", perr.msg);
+		set_issue(
+		    iss, "E_PERIOD", "period", o->period, "%s", perr.msg);
 		return HSI_EINVAL;
 	}
 	if (p.freq != d->freq) {
@@ -201,8 +203,8 @@ hsi_validate_obs(const hsi_catalog *cat, const char *agency, hsi_obs *o,
 	hsi_period_format(&p, o->period, sizeof(o->period));
 	o->year  = hsi_period_index_year(&p, 0);
 	o->fyear = hsi_period_index_year(&p, 1);
-	if (o->status != 'A' && o->status != 'E' && o->status != 'P' &&
-	    o->status != 'M') {
+	if (o->status != 'A' && o->status != 'E' && o->status != 'P'
+	    && o->status != 'M') {
 		char sv[2] = { o->status, 0 };
 		set_issue(iss, "E_STATUS", "status", sv,
 		    "status must be A (normal), E (estimated), P "
@@ -212,13 +214,15 @@ hsi_validate_obs(const hsi_catalog *cat, const char *agency, hsi_obs *o,
 	if ((o->status == 'M') == (o->has_value != 0)) {
 		set_issue(iss, o->has_value ? "E_STATUS" : "E_VALUE_MISSING",
 		    "value", "",
-		    o->has_value ? "status M (missing) must have an empty value"
-				 : "value is empty; give a number, or status M "
-				   "if the value is not available");
+		    o->has_value
+		        ? "status M (missing) must have an empty value"
+		        : "value is empty; give a number, or status M "
+		          "if the value is not available");
 		return HSI_EINVAL;
 	}
-	if (o->has_value && (!isfinite(o->value) || o->value < d->hard_min ||
-	                        o->value > d->hard_max)) {
+	if (o->has_value
+	    && (!isfinite(o->value) || o->value < d->hard_min
+	        || o->value > d->hard_max)) {
 		char vs[40];
 		snprintf(vs, sizeof(vs), "%.17g", o->value);
 		set_issue(iss, "E_VALUE_RANGE", "value", vs,
@@ -331,12 +335,12 @@ parse_row(hsi_batch *b, const hsi_catalog *cat, const char *agency,
 	}
 	o->row = (uint32_t) row->line;
 	if ((rv = copy_field(b, row, fld(row, col[C_INDICATOR]), "indicator",
-	         o->indicator, sizeof(o->indicator), &bad)) ||
-	    (rv = copy_field(b, row, fld(row, col[C_AREA]), "area", o->area,
-	         sizeof(o->area), &bad)) ||
-	    (rv = copy_field(b, row, fld(row, col[C_PERIOD]), "period",
-	         o->period, 64 > sizeof(o->period) ? sizeof(o->period) : 64,
-	         &bad))) {
+	         o->indicator, sizeof(o->indicator), &bad))
+	    || (rv = copy_field(b, row, fld(row, col[C_AREA]), "area", o->area,
+	            sizeof(o->area), &bad))
+	    || (rv = copy_field(b, row, fld(row, col[C_PERIOD]), "period",
+	            o->period, 64 > sizeof(o->period) ? sizeof(o->period) : 64,
+	            &bad))) {
 		return rv;
 	}
 	if (bad) {
@@ -424,7 +428,7 @@ check_duplicates(hsi_batch *b)
 	if (b->n_obs < 2) {
 		return 0;
 	}
-	hsi_obs **v = malloc(b->n_obs * sizeof(*v));
+	hsi_obs **v   = malloc(b->n_obs * sizeof(*v));
 	char     *dup = calloc(b->n_obs, 1);
 	int       rv  = 0;
 	if (v == NULL || dup == NULL) {
@@ -438,15 +442,15 @@ check_duplicates(hsi_batch *b)
 	qsort(v, b->n_obs, sizeof(*v), cmp_key);
 	for (size_t i = 0; i + 1 < b->n_obs; i++) {
 		hsi_obs *x = v[i], *y = v[i + 1];
-		if (strcmp(x->indicator, y->indicator) == 0 &&
-		    strcmp(x->area, y->area) == 0 &&
-		    strcmp(x->period, y->period) == 0) {
+		if (strcmp(x->indicator, y->indicator) == 0
+		    && strcmp(x->area, y->area) == 0
+		    && strcmp(x->period, y->period) == 0) {
 			dup[x - b->obs] = dup[y - b->obs] = 1;
 			char key[80];
 			snprintf(key, sizeof(key), "%s/%s/%s", y->indicator,
 			    y->area, y->period);
-			rv = add_issue(b, y->row, 1, "E_DUPLICATE", "indicator",
-			    key,
+			rv = add_issue(b, y->row, 1, "E_DUPLICATE",
+			    "indicator", key,
 			    "(%s, %s, %s) also appears on line %u; keep one "
 			    "row per indicator, area and period",
 			    y->indicator, y->area, y->period, x->row);
@@ -488,11 +492,12 @@ hsi_validate_csv(const hsi_catalog *cat, const char *agency, const char *buf,
 	int got = hsi_csv_next(csv, &row, &cerr);
 	if (got <= 0) {
 		b->file_error = 1;
-		rv = add_issue(b, got < 0 ? cerr.line : 1, got < 0 ? cerr.col : 1,
-		    got < 0 ? cerr.code : "E_HEADER", "header", "", "%s",
-		    got < 0 ? cerr.msg
-			    : "the file is empty; it needs the header "
-			      "indicator,area,period,value[,status,note]");
+		rv            = add_issue(b, got < 0 ? cerr.line : 1,
+                    got < 0 ? cerr.col : 1, got < 0 ? cerr.code : "E_HEADER",
+		               "header", "", "%s",
+                    got < 0 ? cerr.msg
+		                       : "the file is empty; it needs the header "
+		                         "indicator,area,period,value[,status,note]");
 		hsi_csv_close(csv);
 		return rv;
 	}
@@ -504,8 +509,8 @@ hsi_validate_csv(const hsi_catalog *cat, const char *agency, const char *buf,
 		size_t before = b->n_issues;
 		b->rows++;
 		if (got < 0) {
-			rv = add_issue(b, cerr.line, cerr.col, cerr.code, "", "",
-			    "%s", cerr.msg);
+			rv = add_issue(b, cerr.line, cerr.col, cerr.code, "",
+			    "", "%s", cerr.msg);
 		} else if (row.nfields > (size_t) C_COUNT) {
 			rv = add_issue(b, row.line, row.fields[C_COUNT].col,
 			    "E_FIELD_COUNT", "", "",

@@ -21,8 +21,8 @@ typedef struct {
 	char     indicator[HSI_CODE_MAX];
 	char     area[HSI_SHORT_MAX];
 	char     period[HSI_PERIOD_MAX]; /* canonical */
-	int      year;  /* calendar index year */
-	int      fyear; /* fiscal index year */
+	int      year;                   /* calendar index year */
+	int      fyear;                  /* fiscal index year */
 	double   value;
 	int      has_value;
 	char     status; /* A, E, P, M */
@@ -70,8 +70,8 @@ int hsi_validate_csv(const hsi_catalog *cat, const char *agency,
  * of the indicator's frequency, value within hard bounds, status coherent.
  * Fills o->year/fyear. Returns 0, or HSI_EINVAL with *iss filled.
  */
-int hsi_validate_obs(const hsi_catalog *cat, const char *agency,
-    hsi_obs *o, hsi_issue *iss);
+int hsi_validate_obs(
+    const hsi_catalog *cat, const char *agency, hsi_obs *o, hsi_issue *iss);
 
 /* Parses a value: ASCII or Thai digits, optional sign and decimals. */
 int hsi_parse_value(const char *s, double *out);

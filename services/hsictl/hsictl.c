@@ -44,8 +44,7 @@ hsictl_migrate(const char *db_url)
 }
 
 int
-hsictl_key_rotate(const char *db_url, const char *agency,
-    const char *out_path)
+hsictl_key_rotate(const char *db_url, const char *agency, const char *out_path)
 {
 	hsi_key k;
 	char    err[512], hex[2 * HSI_KEY_BYTES + 1], rnd[9];
@@ -55,8 +54,8 @@ hsictl_key_rotate(const char *db_url, const char *agency,
 		return 2;
 	}
 	unsigned char tag[4];
-	if (RAND_bytes(k.secret, HSI_KEY_BYTES) != 1 ||
-	    RAND_bytes(tag, sizeof(tag)) != 1) {
+	if (RAND_bytes(k.secret, HSI_KEY_BYTES) != 1
+	    || RAND_bytes(tag, sizeof(tag)) != 1) {
 		fprintf(stderr, "hsictl: no randomness available\n");
 		return 1;
 	}
@@ -74,16 +73,16 @@ hsictl_key_rotate(const char *db_url, const char *agency,
 	hsi_hex(k.secret, HSI_KEY_BYTES, hex);
 	const char *p[3] = { agency, k.id, hex };
 	int         rv   = hsi_db_exec(c, "insert key",
-                "INSERT INTO agency_key(agency, key_id, secret) "
-                          "SELECT $1, $2, decode($3, 'hex') WHERE EXISTS "
-                          "(SELECT 1 FROM agency WHERE code = $1)",
-                3, p);
+	              "INSERT INTO agency_key(agency, key_id, secret) "
+	                        "SELECT $1, $2, decode($3, 'hex') WHERE EXISTS "
+	                        "(SELECT 1 FROM agency WHERE code = $1)",
+	              3, p);
 	OPENSSL_cleanse(hex, sizeof(hex));
-	PGresult *r = rv == 0 ? hsi_db_query(c, "check key",
-	                            "SELECT 1 FROM agency_key WHERE key_id = $1",
-	                            1, p + 1)
-	                      : NULL;
-	int found = r != NULL && PQntuples(r) == 1;
+	PGresult *r     = rv == 0
+	        ? hsi_db_query(c, "check key",
+	            "SELECT 1 FROM agency_key WHERE key_id = $1", 1, p + 1)
+	        : NULL;
+	int       found = r != NULL && PQntuples(r) == 1;
 	PQclear(r);
 	if (found) {
 		const char *ap[2] = { "hsictl", agency };
@@ -131,8 +130,8 @@ hsictl_catalog_load(const char *db_url, const char *csv_path)
 	}
 	char         err[512];
 	hsi_catalog *cat;
-	int rv = hsi_catalog_from_refdata(buf, n, csv_path, &cat, err,
-	    sizeof(err));
+	int          rv = hsi_catalog_from_refdata(
+	             buf, n, csv_path, &cat, err, sizeof(err));
 	free(buf);
 	if (rv != 0) {
 		fprintf(stderr, "hsictl: %s\n", err);

@@ -9,8 +9,8 @@
 
 /* Each returns the process exit code: 0 ok, 1 failure, 2 usage error. */
 int hsictl_migrate(const char *db_url);
-int hsictl_key_rotate(const char *db_url, const char *agency,
-    const char *out_path);
+int hsictl_key_rotate(
+    const char *db_url, const char *agency, const char *out_path);
 int hsictl_catalog_load(const char *db_url, const char *csv_path);
 
 #endif

@@ -29,8 +29,8 @@ main(int argc, char **argv)
 	const char *pos[4] = { 0 };
 	int         npos   = 0;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 ||
-		    strcmp(argv[i], "-h") == 0) {
+		if (strcmp(argv[i], "--help") == 0
+		    || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return 0;
 		} else if (strcmp(argv[i], "--db-url") == 0 && i + 1 < argc) {
@@ -49,12 +49,12 @@ main(int argc, char **argv)
 	if (npos == 1 && strcmp(pos[0], "migrate") == 0) {
 		return hsictl_migrate(db_url);
 	}
-	if (npos == 3 && strcmp(pos[0], "key") == 0 &&
-	    strcmp(pos[1], "rotate") == 0 && out != NULL) {
+	if (npos == 3 && strcmp(pos[0], "key") == 0
+	    && strcmp(pos[1], "rotate") == 0 && out != NULL) {
 		return hsictl_key_rotate(db_url, pos[2], out);
 	}
-	if (npos == 3 && strcmp(pos[0], "catalog") == 0 &&
-	    strcmp(pos[1], "load") == 0) {
+	if (npos == 3 && strcmp(pos[0], "catalog") == 0
+	    && strcmp(pos[1], "load") == 0) {
 		return hsictl_catalog_load(db_url, pos[2]);
 	}
 	usage(stderr);

@@ -34,8 +34,8 @@
 
 #define O(f) offsetof(hsi_ingest_config, f)
 const hsi_cfg_opt hsi_ingest_opts[] = {
-	{ "agency", HSI_CFG_STR, O(agency), NULL, "agency code (required)",
-	    0, 0 },
+	{ "agency", HSI_CFG_STR, O(agency), NULL, "agency code (required)", 0,
+	    0 },
 	{ "node_id", HSI_CFG_STR, O(node_id), NULL,
 	    "this node's name (default AGENCY-node)", 0, 0 },
 	{ "key_file", HSI_CFG_STR, O(key_file), NULL,
@@ -84,14 +84,14 @@ struct hsi_ingest {
 	uint64_t                 acked;
 	char                     done_dir[4096], rejected_dir[4096];
 	/* the file in flight */
-	char                     name[256];
-	char                     file_id[80];
-	hsi_batch                batch;
-	part                    *parts;
-	size_t                   n_parts;
-	Hsi__FileVerdict        *verdict;
-	long long                last_progress_ms;
-	int                      any_rejected;
+	char              name[256];
+	char              file_id[80];
+	hsi_batch         batch;
+	part             *parts;
+	size_t            n_parts;
+	Hsi__FileVerdict *verdict;
+	long long         last_progress_ms;
+	int               any_rejected;
 };
 
 static long long
@@ -114,11 +114,11 @@ make_dir(const char *path, char *err, size_t err_size)
 }
 
 int
-hsi_ingest_open(const hsi_ingest_config *cfg, hsi_ingest **out, char *err,
-    size_t err_size)
+hsi_ingest_open(
+    const hsi_ingest_config *cfg, hsi_ingest **out, char *err, size_t err_size)
 {
-	if (cfg->agency == NULL || cfg->key_file == NULL ||
-	    cfg->inbox == NULL) {
+	if (cfg->agency == NULL || cfg->key_file == NULL
+	    || cfg->inbox == NULL) {
 		snprintf(err, err_size,
 		    "agency, key_file and inbox are required (see --help)");
 		return HSI_EINVAL;
@@ -141,9 +141,10 @@ hsi_ingest_open(const hsi_ingest_config *cfg, hsi_ingest **out, char *err,
 	snprintf(n->done_dir, sizeof(n->done_dir), "%s/../done", cfg->inbox);
 	snprintf(n->rejected_dir, sizeof(n->rejected_dir), "%s/../rejected",
 	    cfg->inbox);
-	if (rv == 0 && ((rv = make_dir(cfg->inbox, err, err_size)) ||
-	                   (rv = make_dir(n->done_dir, err, err_size)) ||
-	                   (rv = make_dir(n->rejected_dir, err, err_size)))) {
+	if (rv == 0
+	    && ((rv = make_dir(cfg->inbox, err, err_size))
+	        || (rv = make_dir(n->done_dir, err, err_size))
+	        || (rv = make_dir(n->rejected_dir, err, err_size)))) {
 		goto fail;
 	}
 	if (rv != 0) {
@@ -161,12 +162,14 @@ hsi_ingest_open(const hsi_ingest_config *cfg, hsi_ingest **out, char *err,
 	snprintf(topic_ack, sizeof(topic_ack), "ack.%s\n", cfg->agency);
 	const char *topics[] = { "catalog\n", topic_ack, NULL };
 	hsi_net_tls tls      = { cfg->tls_cert, NULL, cfg->tls_ca };
-	if ((rv = hsi_net_pub_open(&n->pub, cfg->scorer_url, 0, &tls, err,
-	         err_size)) != 0) {
+	if ((rv = hsi_net_pub_open(
+	         &n->pub, cfg->scorer_url, 0, &tls, err, err_size))
+	    != 0) {
 		goto fail;
 	}
-	if ((rv = hsi_net_sub_open(&n->sub, cfg->events_url, 0, topics, &tls,
-	         err, err_size)) != 0) {
+	if ((rv = hsi_net_sub_open(
+	         &n->sub, cfg->events_url, 0, topics, &tls, err, err_size))
+	    != 0) {
 		nng_close(n->pub);
 		goto fail;
 	}
@@ -223,8 +226,8 @@ on_catalog(hsi_ingest *n, const Hsi__Envelope *env)
 	if (snap == NULL) {
 		return;
 	}
-	if ((n->cat == NULL || n->cat->version != snap->version) &&
-	    hsi_catalog_from_snapshot(snap, &c) == 0) {
+	if ((n->cat == NULL || n->cat->version != snap->version)
+	    && hsi_catalog_from_snapshot(snap, &c) == 0) {
 		hsi_catalog_free(n->cat);
 		n->cat = c;
 		hsi_log_info("catalog received", "{s:i, s:i}", "version",
@@ -238,33 +241,35 @@ on_ack(hsi_ingest *n, const char *topic, const Hsi__Envelope *env)
 {
 	/* An ack not signed with our key is ignored: a forged ack could
 	 * otherwise make us drop data the scorer never stored. */
-	if (strcmp(env->key_id, n->key.id) != 0 ||
-	    hsi_envelope_verify(topic, env, &n->key) != 0) {
+	if (strcmp(env->key_id, n->key.id) != 0
+	    || hsi_envelope_verify(topic, env, &n->key) != 0) {
 		hsi_log_warn("ack with bad signature ignored", NULL);
 		return;
 	}
-	Hsi__Ack *ack = (Hsi__Ack *) hsi_pb_unpack(&hsi__ack__descriptor,
-	    env->payload.data, env->payload.len);
+	Hsi__Ack *ack = (Hsi__Ack *) hsi_pb_unpack(
+	    &hsi__ack__descriptor, env->payload.data, env->payload.len);
 	if (ack == NULL) {
 		return;
 	}
 	if (strcmp(ack->node_id, n->node_id) == 0 && ack->epoch == n->epoch) {
-		if (ack->acked_seq > n->acked && ack->acked_seq < n->next_seq) {
+		if (ack->acked_seq > n->acked
+		    && ack->acked_seq < n->next_seq) {
 			n->acked            = ack->acked_seq;
 			n->last_progress_ms = now_ms();
 		}
 		for (size_t i = 0; i < ack->n_verdicts; i++) {
 			Hsi__FileVerdict *v = ack->verdicts[i];
-			if (n->name[0] && strcmp(v->file_id, n->file_id) == 0 &&
-			    n->verdict == NULL) {
-				size_t   len = hsi__file_verdict__get_packed_size(v);
-				uint8_t *b   = malloc(len + 1);
+			if (n->name[0] && strcmp(v->file_id, n->file_id) == 0
+			    && n->verdict == NULL) {
+				size_t len
+				    = hsi__file_verdict__get_packed_size(v);
+				uint8_t *b = malloc(len + 1);
 				if (b != NULL) {
 					hsi__file_verdict__pack(v, b);
 					n->verdict = (Hsi__FileVerdict *)
 					    hsi_pb_unpack(
-					        &hsi__file_verdict__descriptor, b,
-					        len);
+					        &hsi__file_verdict__descriptor,
+					        b, len);
 					free(b);
 				}
 			}
@@ -284,16 +289,16 @@ on_message(hsi_ingest *n, nng_msg *m)
 	const unsigned char *body;
 	size_t               blen;
 	Hsi__Envelope       *env;
-	if (hsi_net_split(nng_msg_body(m), nng_msg_len(m), topic, &body,
-	        &blen) != 0 ||
-	    hsi_envelope_open(body, blen, &env) != 0) {
+	if (hsi_net_split(nng_msg_body(m), nng_msg_len(m), topic, &body, &blen)
+	        != 0
+	    || hsi_envelope_open(body, blen, &env) != 0) {
 		return;
 	}
-	if (strcmp(topic, "catalog") == 0 &&
-	    env->payload_type == HSI__PAYLOAD_TYPE__CATALOG_SNAPSHOT) {
+	if (strcmp(topic, "catalog") == 0
+	    && env->payload_type == HSI__PAYLOAD_TYPE__CATALOG_SNAPSHOT) {
 		on_catalog(n, env);
-	} else if (strncmp(topic, "ack.", 4) == 0 &&
-	    env->payload_type == HSI__PAYLOAD_TYPE__ACK) {
+	} else if (strncmp(topic, "ack.", 4) == 0
+	    && env->payload_type == HSI__PAYLOAD_TYPE__ACK) {
 		on_ack(n, topic, env);
 	}
 	hsi_envelope_free(env);
@@ -332,8 +337,8 @@ seal_part(hsi_ingest *n, Hsi__ObservationBatch *b, part *p)
 static size_t
 row_bytes(const hsi_obs *o)
 {
-	return strlen(o->indicator) + strlen(o->area) + strlen(o->period) +
-	    (o->note ? strlen(o->note) : 0) + 40;
+	return strlen(o->indicator) + strlen(o->area) + strlen(o->period)
+	    + (o->note ? strlen(o->note) : 0) + 40;
 }
 
 /* Cuts the valid rows into parts of at most part_rows rows and
@@ -348,8 +353,9 @@ build_parts(hsi_ingest *n)
 	/* First pass: where each part ends, to know parts (k of n). */
 	while (start < b->n_obs || (b->n_obs == 0 && nparts == 0)) {
 		size_t end = start, bytes = 0;
-		while (end < b->n_obs && end - start < (size_t) n->cfg->part_rows &&
-		    bytes + row_bytes(&b->obs[end]) < PART_MAX_BYTES) {
+		while (end < b->n_obs
+		    && end - start < (size_t) n->cfg->part_rows
+		    && bytes + row_bytes(&b->obs[end]) < PART_MAX_BYTES) {
 			bytes += row_bytes(&b->obs[end++]);
 		}
 		if (nparts == cap) {
@@ -367,10 +373,10 @@ build_parts(hsi_ingest *n)
 			break;
 		}
 	}
-	n->parts = calloc(nparts, sizeof(part));
-	Hsi__Observation  *ob  = calloc(b->n_obs + 1, sizeof(*ob));
-	Hsi__Observation **pob = calloc(b->n_obs + 1, sizeof(*pob));
-	int                rv  = (n->parts && ob && pob) ? 0 : HSI_ENOMEM;
+	n->parts                    = calloc(nparts, sizeof(part));
+	Hsi__Observation  *ob       = calloc(b->n_obs + 1, sizeof(*ob));
+	Hsi__Observation **pob      = calloc(b->n_obs + 1, sizeof(*pob));
+	int                rv       = (n->parts && ob && pob) ? 0 : HSI_ENOMEM;
 	static char        st[4][2] = { "A", "E", "P", "M" };
 	for (size_t i = 0; rv == 0 && i < b->n_obs; i++) {
 		hsi_obs *o = &b->obs[i];
@@ -380,12 +386,13 @@ build_parts(hsi_ingest *n)
 		ob[i].period    = o->period;
 		ob[i].value     = o->value;
 		ob[i].has_value = o->has_value;
-		ob[i].status    = st[o->status == 'E' ? 1 : o->status == 'P' ? 2
-		        : o->status == 'M'                                   ? 3
-		                                                             : 0];
-		ob[i].note = o->note ? o->note : (char *) "";
-		ob[i].row  = o->row;
-		pob[i]     = &ob[i];
+		ob[i].status    = st[o->status == 'E' ? 1
+		           : o->status == 'P'         ? 2
+		           : o->status == 'M'         ? 3
+		                                      : 0];
+		ob[i].note      = o->note ? o->note : (char *) "";
+		ob[i].row       = o->row;
+		pob[i]          = &ob[i];
 	}
 	start = 0;
 	for (size_t k = 0; rv == 0 && k < nparts; k++) {
@@ -475,11 +482,11 @@ start_file(hsi_ingest *n, const char *name)
 	snprintf(n->name, sizeof(n->name), "%s", name);
 	char  *buf;
 	size_t len;
-	int    rv = read_file(path, n->cfg->max_file_mb * 1024 * 1024, &buf,
-           &len);
+	int    rv
+	    = read_file(path, n->cfg->max_file_mb * 1024 * 1024, &buf, &len);
 	if (rv == 0) {
-		rv = hsi_validate_csv(n->cat, n->cfg->agency, buf, len,
-		    &n->batch);
+		rv = hsi_validate_csv(
+		    n->cat, n->cfg->agency, buf, len, &n->batch);
 		unsigned char h[SHA256_DIGEST_LENGTH];
 		SHA256((unsigned char *) buf, len, h);
 		hsi_hex(h, 16, n->file_id);
@@ -487,9 +494,9 @@ start_file(hsi_ingest *n, const char *name)
 		    n->next_seq);
 		free(buf);
 	}
-	int reject = rv != 0 || n->batch.file_error ||
-	    (n->batch.n_issues > 0 && !n->cfg->partial) ||
-	    (n->batch.n_obs == 0 && n->batch.n_issues > 0);
+	int reject = rv != 0 || n->batch.file_error
+	    || (n->batch.n_issues > 0 && !n->cfg->partial)
+	    || (n->batch.n_obs == 0 && n->batch.n_issues > 0);
 	if (reject) {
 		hsi_report_print(name, &n->batch);
 		hsi_log_warn("file rejected", "{s:s, s:i, s:i, s:s}", "file",
@@ -538,9 +545,9 @@ next_inbox_file(hsi_ingest *n, char *name, size_t size)
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
 		size_t l = strlen(e->d_name);
-		if (e->d_name[0] == '.' ||
-		    (l > 4 && strcmp(e->d_name + l - 4, ".tmp") == 0) ||
-		    (l > 5 && strcmp(e->d_name + l - 5, ".part") == 0)) {
+		if (e->d_name[0] == '.'
+		    || (l > 4 && strcmp(e->d_name + l - 4, ".tmp") == 0)
+		    || (l > 5 && strcmp(e->d_name + l - 5, ".part") == 0)) {
 			continue;
 		}
 		if (best == NULL || strcmp(e->d_name, best) < 0) {
@@ -571,8 +578,9 @@ hsi_ingest_run(hsi_ingest *n, volatile sig_atomic_t *stop)
 		}
 		if (n->cat == NULL) {
 			if (now_ms() - waiting_log > 5000) {
-				hsi_log_info("waiting for the catalog from the "
-				             "scorer",
+				hsi_log_info(
+				    "waiting for the catalog from the "
+				    "scorer",
 				    "{s:s}", "events_url", n->cfg->events_url);
 				waiting_log = now_ms();
 			}
@@ -582,8 +590,8 @@ hsi_ingest_run(hsi_ingest *n, volatile sig_atomic_t *stop)
 			uint64_t last = n->parts[n->n_parts - 1].seq;
 			if (n->acked >= last) {
 				finish_file(n);
-			} else if (now_ms() - n->last_progress_ms >=
-			    n->cfg->resend_ms) {
+			} else if (now_ms() - n->last_progress_ms
+			    >= n->cfg->resend_ms) {
 				send_window(n);
 			}
 			continue;

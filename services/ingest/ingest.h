@@ -34,8 +34,8 @@ extern const hsi_cfg_opt hsi_ingest_opts[];
 typedef struct hsi_ingest hsi_ingest;
 
 /* Loads the key, opens the sockets, makes inbox/../{done,rejected}. */
-int hsi_ingest_open(const hsi_ingest_config *cfg, hsi_ingest **out,
-    char *err, size_t err_size);
+int hsi_ingest_open(const hsi_ingest_config *cfg, hsi_ingest **out, char *err,
+    size_t err_size);
 
 /* Runs until *stop, or with cfg->once until the inbox is empty and every
  * file is acknowledged. Returns 0, or 1 if any file was rejected in once

@@ -15,9 +15,9 @@ hsi_report_write(const char *path, const char *file, const char *state,
 		const hsi_issue *is = &b->issues[i];
 		json_array_append_new(issues,
 		    json_pack("{s:i, s:i, s:s, s:s, s:s, s:s}", "line",
-		        (int) is->row, "column", (int) is->col, "code", is->code,
-		        "field", is->field, "value", is->value, "message",
-		        is->msg));
+		        (int) is->row, "column", (int) is->col, "code",
+		        is->code, "field", is->field, "value", is->value,
+		        "message", is->msg));
 	}
 	json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:i, s:b, s:o}", "file",
 	    file, "state", state, "rows", (int) b->rows, "valid_rows",
@@ -41,8 +41,9 @@ hsi_report_write(const char *path, const char *file, const char *state,
 		        (int) v->updated, "ignored", (int) v->ignored,
 		        "rejected", (int) v->rejected, "rejections", rej));
 	}
-	int rv = json_dump_file(o, path,
-	             JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII * 0)
+	int rv
+	    = json_dump_file(o, path,
+	          JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII * 0)
 	    ? HSI_EIO
 	    : 0;
 	json_decref(o);

@@ -22,7 +22,7 @@
 #include "validate.h"
 
 typedef struct {
-	Hsi__FileVerdict verdict;
+	Hsi__FileVerdict    verdict;
 	Hsi__RowRejection **rej;
 	size_t              n_rej, cap_rej;
 	char                state[16];
@@ -50,8 +50,8 @@ hsi_scorer_load_keys(hsi_scorer *s)
 		    PQgetvalue(r, (int) i, 0));
 		snprintf(keys[i].id, sizeof(keys[i].id), "%s",
 		    PQgetvalue(r, (int) i, 1));
-		hsi_unhex(PQgetvalue(r, (int) i, 2), keys[i].secret,
-		    HSI_KEY_BYTES);
+		hsi_unhex(
+		    PQgetvalue(r, (int) i, 2), keys[i].secret, HSI_KEY_BYTES);
 	}
 	PQclear(r);
 	free(s->keys);
@@ -64,8 +64,8 @@ static const hsi_key *
 find_key(hsi_scorer *s, const char *agency, const char *id, int reload)
 {
 	for (size_t i = 0; i < s->n_keys; i++) {
-		if (strcmp(s->keys[i].id, id) == 0 &&
-		    strcmp(s->keys[i].agency, agency) == 0) {
+		if (strcmp(s->keys[i].id, id) == 0
+		    && strcmp(s->keys[i].agency, agency) == 0) {
 			return &s->keys[i];
 		}
 	}
@@ -82,15 +82,17 @@ quarantine(hsi_scorer *s, const Hsi__Envelope *env, const char *reason,
 {
 	char epoch[24] = "", seq[24] = "";
 	if (env != NULL) {
-		snprintf(epoch, sizeof(epoch), "%" PRId64, (int64_t) env->epoch);
+		snprintf(
+		    epoch, sizeof(epoch), "%" PRId64, (int64_t) env->epoch);
 		snprintf(seq, sizeof(seq), "%" PRIu64, env->seq);
 	}
 	const char *p[7] = { env ? env->agency : NULL,
 		env ? env->node_id : NULL, env ? epoch : NULL,
 		env ? seq : NULL, reason, detail, NULL };
-	const int   fmt[7] = { 0, 0, 0, 0, 0, 0, 1 };
-	const int   lens[7] = { 0, 0, 0, 0, 0, 0, (int) (len > 4096 ? 4096 : len) };
-	p[6]                = (const char *) msg;
+	const int fmt[7] = { 0, 0, 0, 0, 0, 0, 1 };
+	const int lens[7]
+	    = { 0, 0, 0, 0, 0, 0, (int) (len > 4096 ? 4096 : len) };
+	p[6]        = (const char *) msg;
 	PGresult *r = PQexecParams(s->db,
 	    "INSERT INTO quarantine(agency, node_id, epoch, seq, reason, "
 	    "detail, message) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -107,13 +109,13 @@ static void
 send_ack(hsi_scorer *s, const hsi_key *key, const Hsi__Envelope *env,
     uint64_t acked, file_result *fr, const char *refusal)
 {
-	Hsi__Ack ack       = HSI__ACK__INIT;
-	ack.agency         = env->agency;
-	ack.node_id        = env->node_id;
-	ack.epoch          = env->epoch;
-	ack.acked_seq      = acked;
+	Hsi__Ack ack        = HSI__ACK__INIT;
+	ack.agency          = env->agency;
+	ack.node_id         = env->node_id;
+	ack.epoch           = env->epoch;
+	ack.acked_seq       = acked;
 	ack.catalog_version = s->cat->version;
-	ack.refusal        = (char *) (refusal ? refusal : "");
+	ack.refusal         = (char *) (refusal ? refusal : "");
 	Hsi__FileVerdict *v[1];
 	if (fr != NULL && fr->done) {
 		v[0]           = &fr->verdict;
@@ -167,11 +169,11 @@ add_rejection(file_result *fr, uint32_t row, const char *code,
 		return HSI_ENOMEM;
 	}
 	hsi__row_rejection__init(r);
-	r->row                    = row;
-	r->code                   = strdup(code);
-	r->field                  = strdup(field);
-	r->message                = strdup(msg);
-	fr->rej[fr->n_rej++]      = r;
+	r->row               = row;
+	r->code              = strdup(code);
+	r->field             = strdup(field);
+	r->message           = strdup(msg);
+	fr->rej[fr->n_rej++] = r;
 	return 0;
 }
 
@@ -196,7 +198,10 @@ copy_escape(char *out, size_t size, const char *in)
 		char c = *in;
 		if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
 			out[k++] = '\\';
-			c        = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : c;
+			c        = c == '\t'   ? 't'
+			           : c == '\n' ? 'n'
+			           : c == '\r' ? 'r'
+			                       : c;
 		}
 		out[k++] = c;
 	}
@@ -217,9 +222,9 @@ apply_file(hsi_scorer *s, const Hsi__Envelope *env, const char *file_id,
 	snprintf(epoch, sizeof(epoch), "%" PRId64, (int64_t) env->epoch);
 	const char *p[4] = { env->agency, env->node_id, epoch, file_id };
 	PGresult   *r    = hsi_db_query(s->db, "load parts",
-            "SELECT payload FROM ingest_part WHERE agency = $1 AND "
-                  "node_id = $2 AND epoch = $3 AND file_id = $4 ORDER BY part",
-            4, p);
+	         "SELECT payload FROM ingest_part WHERE agency = $1 AND "
+	              "node_id = $2 AND epoch = $3 AND file_id = $4 ORDER BY part",
+	         4, p);
 	if (r == NULL) {
 		return HSI_EDB;
 	}
@@ -227,7 +232,8 @@ apply_file(hsi_scorer *s, const Hsi__Envelope *env, const char *file_id,
 	        "CREATE TEMP TABLE IF NOT EXISTS stage_obs (indicator text, "
 	        "area text, period text, year int, fyear int, value double "
 	        "precision, status char(1), note text) ON COMMIT DELETE ROWS",
-	        0, NULL) != 0) {
+	        0, NULL)
+	    != 0) {
 		PQclear(r);
 		return HSI_EDB;
 	}
@@ -244,7 +250,7 @@ apply_file(hsi_scorer *s, const Hsi__Envelope *env, const char *file_id,
 		    (const unsigned char *) PQgetvalue(r, i, 0), &blen);
 		Hsi__ObservationBatch *b = bytes
 		    ? (Hsi__ObservationBatch *) hsi_pb_unpack(
-		          &hsi__observation_batch__descriptor, bytes, blen)
+		        &hsi__observation_batch__descriptor, bytes, blen)
 		    : NULL;
 		PQfreemem(bytes);
 		if (b == NULL) {
@@ -257,16 +263,16 @@ apply_file(hsi_scorer *s, const Hsi__Envelope *env, const char *file_id,
 			hsi_issue               iss;
 			memset(&ob, 0, sizeof(ob));
 			total++;
-			int ok = strlen(o->indicator) < sizeof(ob.indicator) &&
-			    strlen(o->area) < sizeof(ob.area) &&
-			    strlen(o->period) < sizeof(ob.period) &&
-			    strlen(o->note) <= HSI_NOTE_MAX &&
-			    strlen(o->status) == 1 &&
-			    hsi_utf8_check(o->note, strlen(o->note)) == 0;
+			int ok = strlen(o->indicator) < sizeof(ob.indicator)
+			    && strlen(o->area) < sizeof(ob.area)
+			    && strlen(o->period) < sizeof(ob.period)
+			    && strlen(o->note) <= HSI_NOTE_MAX
+			    && strlen(o->status) == 1
+			    && hsi_utf8_check(o->note, strlen(o->note)) == 0;
 			if (!ok) {
-				rv = add_rejection(fr, o->row, "E_FIELD",
-				    "", "field too long, bad status or bad "
-				        "UTF-8");
+				rv = add_rejection(fr, o->row, "E_FIELD", "",
+				    "field too long, bad status or bad "
+				    "UTF-8");
 				continue;
 			}
 			strcpy(ob.indicator, o->indicator);
@@ -276,8 +282,8 @@ apply_file(hsi_scorer *s, const Hsi__Envelope *env, const char *file_id,
 			ob.has_value = o->has_value;
 			ob.status    = o->status[0];
 			if (hsi_validate_obs(s->cat, env->agency, &ob, &iss)) {
-				rv = add_rejection(fr, o->row, iss.code,
-				    iss.field, iss.msg);
+				rv = add_rejection(
+				    fr, o->row, iss.code, iss.field, iss.msg);
 				continue;
 			}
 			copy_escape(note, sizeof(note), o->note);
@@ -295,8 +301,7 @@ apply_file(hsi_scorer *s, const Hsi__Envelope *env, const char *file_id,
 			valid++;
 			int y = s->method->fiscal_index ? ob.fyear : ob.year;
 			size_t j;
-			for (j = 0; j < n_years && years[j] != y; j++) {
-			}
+			for (j = 0; j < n_years && years[j] != y; j++) { }
 			if (j == n_years && n_years < MAX_DIRTY) {
 				years[n_years++] = y;
 			}
@@ -319,33 +324,33 @@ apply_file(hsi_scorer *s, const Hsi__Envelope *env, const char *file_id,
 		return rv;
 	}
 	const char *mp[3] = { env->agency, env->node_id, file_id };
-	r = hsi_db_query(s->db, "merge observations",
-	    "WITH up AS (INSERT INTO observation AS o (indicator, area, "
-	    "period, year, fyear, value, status, note, agency, file_id) "
-	    "SELECT indicator, area, period, year, fyear, value, status, "
-	    "note, $1, $3 FROM stage_obs "
-	    "ON CONFLICT (indicator, area, period) DO UPDATE SET "
-	    "value = EXCLUDED.value, status = EXCLUDED.status, note = "
-	    "EXCLUDED.note, file_id = EXCLUDED.file_id, updated_at = now() "
-	    "WHERE (o.value, o.status, o.note) IS DISTINCT FROM "
-	    "(EXCLUDED.value, EXCLUDED.status, EXCLUDED.note) "
-	    "RETURNING o.indicator, o.area, o.period, o.value, o.status, "
-	    "o.note, (xmax = 0) AS inserted), "
-	    "rev AS (INSERT INTO observation_revision(indicator, area, "
-	    "period, value, status, note, agency, node_id, file_id) "
-	    "SELECT indicator, area, period, value, status, note, $1, $2, $3 "
-	    "FROM up) "
-	    "SELECT count(*) FILTER (WHERE inserted), "
-	    "count(*) FILTER (WHERE NOT inserted) FROM up",
-	    3, mp);
+	r                 = hsi_db_query(s->db, "merge observations",
+	                    "WITH up AS (INSERT INTO observation AS o (indicator, area, "
+	                                    "period, year, fyear, value, status, note, agency, file_id) "
+	                                    "SELECT indicator, area, period, year, fyear, value, status, "
+	                                    "note, $1, $3 FROM stage_obs "
+	                                    "ON CONFLICT (indicator, area, period) DO UPDATE SET "
+	                                    "value = EXCLUDED.value, status = EXCLUDED.status, note = "
+	                                    "EXCLUDED.note, file_id = EXCLUDED.file_id, updated_at = now() "
+	                                    "WHERE (o.value, o.status, o.note) IS DISTINCT FROM "
+	                                    "(EXCLUDED.value, EXCLUDED.status, EXCLUDED.note) "
+	                                    "RETURNING o.indicator, o.area, o.period, o.value, o.status, "
+	                                    "o.note, (xmax = 0) AS inserted), "
+	                                    "rev AS (INSERT INTO observation_revision(indicator, area, "
+	                                    "period, value, status, note, agency, node_id, file_id) "
+	                                    "SELECT indicator, area, period, value, status, note, $1, $2, $3 "
+	                                    "FROM up) "
+	                                    "SELECT count(*) FILTER (WHERE inserted), "
+	                                    "count(*) FILTER (WHERE NOT inserted) FROM up",
+	                    3, mp);
 	if (r == NULL) {
 		return HSI_EDB;
 	}
 	fr->verdict.imported = (uint32_t) atol(PQgetvalue(r, 0, 0));
 	fr->verdict.updated  = (uint32_t) atol(PQgetvalue(r, 0, 1));
 	PQclear(r);
-	fr->verdict.ignored  = valid - fr->verdict.imported -
-	    fr->verdict.updated;
+	fr->verdict.ignored
+	    = valid - fr->verdict.imported - fr->verdict.updated;
 	fr->verdict.rejected = total - valid;
 	snprintf(fr->state, sizeof(fr->state), "applied");
 	fr->verdict.state        = fr->state;
@@ -360,28 +365,30 @@ apply_file(hsi_scorer *s, const Hsi__Envelope *env, const char *file_id,
 	for (size_t i = 0; i < fr->n_rej; i++) {
 		json_array_append_new(rj,
 		    json_pack("{s:i, s:s, s:s, s:s}", "row",
-		        (int) fr->rej[i]->row, "code", fr->rej[i]->code, "field",
-		        fr->rej[i]->field, "message", fr->rej[i]->message));
+		        (int) fr->rej[i]->row, "code", fr->rej[i]->code,
+		        "field", fr->rej[i]->field, "message",
+		        fr->rej[i]->message));
 	}
 	char *rjs = json_dumps(rj, JSON_COMPACT);
 	json_decref(rj);
-	char  cnt[4][16];
+	char cnt[4][16];
 	snprintf(cnt[0], 16, "%u", fr->verdict.imported);
 	snprintf(cnt[1], 16, "%u", fr->verdict.updated);
 	snprintf(cnt[2], 16, "%u", fr->verdict.ignored);
 	snprintf(cnt[3], 16, "%u", fr->verdict.rejected);
 	const char *vp[10] = { env->agency, env->node_id, epoch, file_id,
 		file_name, cnt[0], cnt[1], cnt[2], cnt[3], rjs ? rjs : "[]" };
-	rv = hsi_db_exec(s->db, "store verdict",
-	    "INSERT INTO ingest_file(agency, node_id, epoch, file_id, "
-	    "file_name, state, imported, updated, ignored, rejected, "
-	    "rejections) VALUES ($1,$2,$3,$4,$5,'applied',$6,$7,$8,$9,$10) "
-	    "ON CONFLICT DO NOTHING",
-	    10, vp);
+	rv                 = hsi_db_exec(s->db, "store verdict",
+	                    "INSERT INTO ingest_file(agency, node_id, epoch, file_id, "
+	                                    "file_name, state, imported, updated, ignored, rejected, "
+	                                    "rejections) VALUES ($1,$2,$3,$4,$5,'applied',$6,$7,$8,$9,$10) "
+	                                    "ON CONFLICT DO NOTHING",
+	                    10, vp);
 	free(rjs);
 	if (rv == 0) {
 		rv = hsi_db_exec(s->db, "drop staged parts",
-		    "DELETE FROM ingest_part WHERE agency = $1 AND node_id = $2 "
+		    "DELETE FROM ingest_part WHERE agency = $1 AND node_id = "
+		    "$2 "
 		    "AND epoch = $3 AND file_id = $4",
 		    4, p);
 	}
@@ -395,14 +402,14 @@ apply_file(hsi_scorer *s, const Hsi__Envelope *env, const char *file_id,
 
 /* Looks up the node's progress, locking its row for this transaction. */
 static int
-node_last_seq(hsi_scorer *s, const Hsi__Envelope *env, const char *epoch,
-    uint64_t *last)
+node_last_seq(
+    hsi_scorer *s, const Hsi__Envelope *env, const char *epoch, uint64_t *last)
 {
 	const char *p[3] = { env->agency, env->node_id, epoch };
 	PGresult   *r    = hsi_db_query(s->db, "node progress",
-            "SELECT last_seq FROM node_progress WHERE agency = $1 AND "
-                  "node_id = $2 AND epoch = $3 FOR UPDATE",
-            3, p);
+	         "SELECT last_seq FROM node_progress WHERE agency = $1 AND "
+	              "node_id = $2 AND epoch = $3 FOR UPDATE",
+	         3, p);
 	if (r == NULL) {
 		return HSI_EDB;
 	}
@@ -440,24 +447,24 @@ stage_batch(hsi_scorer *s, const Hsi__Envelope *env,
 	}
 	const char *sp[8] = { env->agency, env->node_id, epoch, seq,
 		b->file_id, part, parts, NULL };
-	size_t   plen = hsi__observation_batch__get_packed_size(b);
-	uint8_t *pb   = malloc(plen + 1);
+	size_t      plen  = hsi__observation_batch__get_packed_size(b);
+	uint8_t    *pb    = malloc(plen + 1);
 	if (pb == NULL) {
 		rv = HSI_ENOMEM;
 		goto out;
 	}
 	hsi__observation_batch__pack(b, pb);
-	sp[7]           = (const char *) pb;
+	sp[7]             = (const char *) pb;
 	const int lens[8] = { 0, 0, 0, 0, 0, 0, 0, (int) plen };
 	const int fmts[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
-	PGresult *r = PQexecParams(s->db,
-	    "WITH np AS (INSERT INTO node_progress(agency, node_id, epoch, "
-	    "last_seq) VALUES ($1, $2, $3, $4) ON CONFLICT (agency, node_id, "
-	    "epoch) DO UPDATE SET last_seq = EXCLUDED.last_seq, updated_at = "
-	    "now()) INSERT INTO ingest_part(agency, node_id, epoch, seq, "
-	    "file_id, part, parts, payload) VALUES ($1, $2, $3, $4, $5, $6, "
-	    "$7, $8)",
-	    8, NULL, sp, lens, fmts, 0);
+	PGresult *r       = PQexecParams(s->db,
+	          "WITH np AS (INSERT INTO node_progress(agency, node_id, epoch, "
+	                "last_seq) VALUES ($1, $2, $3, $4) ON CONFLICT (agency, node_id, "
+	                "epoch) DO UPDATE SET last_seq = EXCLUDED.last_seq, updated_at = "
+	                "now()) INSERT INTO ingest_part(agency, node_id, epoch, seq, "
+	                "file_id, part, parts, payload) VALUES ($1, $2, $3, $4, $5, $6, "
+	                "$7, $8)",
+	          8, NULL, sp, lens, fmts, 0);
 	free(pb);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		hsi_log_error("staging failed", "{s:s}", "error",
@@ -469,10 +476,10 @@ stage_batch(hsi_scorer *s, const Hsi__Envelope *env,
 		goto out;
 	}
 	const char *cp[4] = { env->agency, env->node_id, epoch, b->file_id };
-	r = hsi_db_query(s->db, "count parts",
-	    "SELECT count(*) FROM ingest_part WHERE agency = $1 AND node_id = "
-	    "$2 AND epoch = $3 AND file_id = $4",
-	    4, cp);
+	r                 = hsi_db_query(s->db, "count parts",
+	                    "SELECT count(*) FROM ingest_part WHERE agency = $1 AND node_id = "
+	                                    "$2 AND epoch = $3 AND file_id = $4",
+	                    4, cp);
 	if (r == NULL) {
 		rv = HSI_EDB;
 		goto out;
@@ -502,10 +509,10 @@ out:
 static int
 check_batch(const Hsi__ObservationBatch *b, char *why, size_t size)
 {
-	if (b->part < 1 || b->part > b->parts || b->parts > 100000 ||
-	    strlen(b->file_id) == 0 || strlen(b->file_id) > 80 ||
-	    strlen(b->file_name) > 255 ||
-	    hsi_utf8_check(b->file_name, strlen(b->file_name)) != 0) {
+	if (b->part < 1 || b->part > b->parts || b->parts > 100000
+	    || strlen(b->file_id) == 0 || strlen(b->file_id) > 80
+	    || strlen(b->file_name) > 255
+	    || hsi_utf8_check(b->file_name, strlen(b->file_name)) != 0) {
 		snprintf(why, size, "bad part numbering or file id/name");
 		return HSI_EPROTO;
 	}
@@ -520,8 +527,8 @@ hsi_scorer_handle(hsi_scorer *s, const unsigned char *msg, size_t len)
 	size_t               blen;
 	Hsi__Envelope       *env = NULL;
 	s->stats_received++;
-	if (hsi_net_split(msg, len, topic, &body, &blen) != 0 ||
-	    hsi_envelope_open(body, blen, &env) != 0) {
+	if (hsi_net_split(msg, len, topic, &body, &blen) != 0
+	    || hsi_envelope_open(body, blen, &env) != 0) {
 		s->stats_dropped++;
 		quarantine(s, NULL, "undecodable", NULL, msg, len);
 		return;
@@ -530,19 +537,18 @@ hsi_scorer_handle(hsi_scorer *s, const unsigned char *msg, size_t len)
 	snprintf(want, sizeof(want), "obs.%s", env->agency);
 	const hsi_key *key = NULL;
 	const char    *why = NULL;
-	if (strcmp(topic, want) != 0 ||
-	    hsi_catalog_agency(s->cat, env->agency) == NULL) {
+	if (strcmp(topic, want) != 0
+	    || hsi_catalog_agency(s->cat, env->agency) == NULL) {
 		why = "topic and agency disagree, or unknown agency";
-	} else if (env->protocol_version < HSI_PROTOCOL_MIN_VERSION ||
-	    env->protocol_version > HSI_PROTOCOL_VERSION) {
+	} else if (env->protocol_version < HSI_PROTOCOL_MIN_VERSION
+	    || env->protocol_version > HSI_PROTOCOL_VERSION) {
 		why = "unsupported protocol version";
 	} else if ((key = find_key(s, env->agency, env->key_id, 1)) == NULL) {
 		why = "unknown or retired key id";
 	} else if (hsi_envelope_verify(topic, env, key) != 0) {
 		why = "bad signature";
 		key = NULL; /* never ack a forgery with the agency's key */
-	} else if (env->payload_type !=
-	    HSI__PAYLOAD_TYPE__OBSERVATION_BATCH) {
+	} else if (env->payload_type != HSI__PAYLOAD_TYPE__OBSERVATION_BATCH) {
 		why = "unexpected payload type";
 	}
 	if (why != NULL) {
@@ -555,8 +561,8 @@ hsi_scorer_handle(hsi_scorer *s, const unsigned char *msg, size_t len)
 	    env->payload.len);
 	char detail[128];
 	if (b == NULL || check_batch(b, detail, sizeof(detail)) != 0) {
-		quarantine(s, env, "bad batch payload", b ? detail : NULL, msg,
-		    len);
+		quarantine(
+		    s, env, "bad batch payload", b ? detail : NULL, msg, len);
 		/* Signed by the agency, so skipping it is safe: stage
 		 * nothing but acknowledge it, or the node resends it
 		 * forever. It still takes its place in the sequence. */

@@ -58,13 +58,15 @@ hsi_scorer_ensure_method(hsi_scorer *s)
 	} else {
 		PQclear(r);
 		json_t     *j    = hsi_method_to_json(m);
-		char       *doc  = json_dumps(j, JSON_COMPACT |
-                             JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+		char       *doc  = json_dumps(j,
+		           JSON_COMPACT | JSON_PRESERVE_ORDER
+		               | JSON_REAL_PRECISION(17));
 		const char *p[2] = { m->name, doc };
 		json_decref(j);
 		r = hsi_db_query(s->db, "create methodology",
 		    "INSERT INTO methodology(name, doc, created_by, "
-		    "activated_at, activated_by) VALUES ($1, $2, 'hsi-scorer', "
+		    "activated_at, activated_by) VALUES ($1, $2, "
+		    "'hsi-scorer', "
 		    "now(), 'hsi-scorer') RETURNING version",
 		    2, p);
 		free(doc);
@@ -111,53 +113,71 @@ time_rollup(const hsi_indicator *d, const acc *x)
 	return NAN;
 }
 
-/* Fills the panel's rows for areas with no direct observation from their
- * children, regions first, then the nation. */
+/* Whether province k lies below area a (its region, or the nation). */
+static int
+is_under(const hsi_catalog *c, size_t k, const hsi_area *a)
+{
+	const hsi_area *p = &c->areas[k];
+	for (int depth = 0; depth < 8 && p->parent[0] != '\0'; depth++) {
+		if (strcmp(p->parent, a->code) == 0) {
+			return 1;
+		}
+		p = hsi_catalog_area(c, p->parent);
+		if (p == NULL) {
+			break;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Fills the rows of regions and the nation that were not submitted
+ * directly, from the provinces below them. Always from provinces, never
+ * region to nation: a region's weight would be its whole population even
+ * when only some of its provinces reported.
+ */
 static void
 area_rollup(const hsi_catalog *c, hsi_panel *p, const unsigned char *direct)
 {
-	for (int level = HSI_LEVEL_REGION; level >= HSI_LEVEL_NATION;
-	     level--) {
-		for (size_t a = 0; a < c->n_areas; a++) {
-			if ((int) c->areas[a].level != level) {
+	for (size_t a = 0; a < c->n_areas; a++) {
+		const hsi_area *ar = &c->areas[a];
+		if (ar->level == HSI_LEVEL_PROVINCE) {
+			continue;
+		}
+		for (size_t i = 0; i < c->n_ind; i++) {
+			const hsi_indicator *d = &c->ind[i];
+			if (direct[a * c->n_ind + i]
+			    || d->rollup_area == HSI_ROLLUP_NATIONAL) {
 				continue;
 			}
-			for (size_t i = 0; i < c->n_ind; i++) {
-				const hsi_indicator *d = &c->ind[i];
-				if (direct[a * c->n_ind + i] ||
-				    d->rollup_area == HSI_ROLLUP_NATIONAL) {
+			double num = 0, den = 0;
+			int    kids = 0, present = 0;
+			for (size_t k = 0; k < c->n_areas; k++) {
+				if (c->areas[k].level != HSI_LEVEL_PROVINCE
+				    || !is_under(c, k, ar)) {
 					continue;
 				}
-				double num = 0, den = 0;
-				int    kids = 0, present = 0;
-				for (size_t k = 0; k < c->n_areas; k++) {
-					if (strcmp(c->areas[k].parent,
-					        c->areas[a].code) != 0) {
-						continue;
-					}
-					kids++;
-					double x = p->value[k * c->n_ind + i];
-					if (isnan(x)) {
-						continue;
-					}
-					present++;
-					double w = c->areas[k].population;
-					num += d->rollup_area == HSI_ROLLUP_SUM
-					    ? x
-					    : w * x;
-					den += w;
+				kids++;
+				double x = p->value[k * c->n_ind + i];
+				if (isnan(x)) {
+					continue;
 				}
-				double v = NAN;
-				if (d->rollup_area == HSI_ROLLUP_SUM) {
-					/* A sum with members missing would
-					 * understate the total. */
-					v = present == kids && kids > 0 ? num
-									: NAN;
-				} else if (den > 0) {
-					v = num / den;
-				}
-				p->value[a * c->n_ind + i] = v;
+				present++;
+				double w = c->areas[k].population;
+				num += d->rollup_area == HSI_ROLLUP_SUM
+				    ? x
+				    : w * x;
+				den += w;
 			}
+			double v = NAN;
+			if (d->rollup_area == HSI_ROLLUP_SUM) {
+				/* A sum with members missing would understate
+				 * the total. */
+				v = present == kids && kids > 0 ? num : NAN;
+			} else if (den > 0) {
+				v = num / den;
+			}
+			p->value[a * c->n_ind + i] = v;
 		}
 	}
 }
@@ -171,11 +191,11 @@ load_panel(hsi_scorer *s, int year, hsi_panel *p, unsigned char *direct)
 	const char *par[1] = { ys };
 	PGresult   *r      = hsi_db_query(s->db, "load year",
             s->method->fiscal_index
-                     ? "SELECT indicator, area, period, value FROM observation "
-                       "WHERE fyear = $1 AND value IS NOT NULL"
-                     : "SELECT indicator, area, period, value FROM observation "
-                       "WHERE year = $1 AND value IS NOT NULL",
-            1, par);
+	               ? "SELECT indicator, area, period, value FROM observation "
+	                 "WHERE fyear = $1 AND value IS NOT NULL"
+	               : "SELECT indicator, area, period, value FROM observation "
+	                 "WHERE year = $1 AND value IS NOT NULL",
+	           1, par);
 	if (r == NULL) {
 		return HSI_EDB;
 	}
@@ -186,21 +206,21 @@ load_panel(hsi_scorer *s, int year, hsi_panel *p, unsigned char *direct)
 		return HSI_ENOMEM;
 	}
 	for (int i = 0; i < PQntuples(r); i++) {
-		const hsi_indicator *d = hsi_catalog_indicator(c,
-		    PQgetvalue(r, i, 0));
+		const hsi_indicator *d
+		    = hsi_catalog_indicator(c, PQgetvalue(r, i, 0));
 		int a = area_index(c, PQgetvalue(r, i, 1));
 		if (d == NULL || a < 0) {
 			continue;
 		}
-		acc        *x  = &ac[(size_t) a * c->n_ind + (size_t) (d - c->ind)];
+		acc *x = &ac[(size_t) a * c->n_ind + (size_t) (d - c->ind)];
 		const char *pe = PQgetvalue(r, i, 2);
 		double      v  = atof(PQgetvalue(r, i, 3));
 		x->sum += v;
 		x->n++;
 		/* Canonical periods of one frequency sort as text. */
 		if (strcmp(pe, x->last_period) > 0) {
-			snprintf(x->last_period, sizeof(x->last_period), "%s",
-			    pe);
+			snprintf(
+			    x->last_period, sizeof(x->last_period), "%s", pe);
 			x->last = v;
 		}
 	}
@@ -209,8 +229,8 @@ load_panel(hsi_scorer *s, int year, hsi_panel *p, unsigned char *direct)
 		for (size_t i = 0; i < c->n_ind; i++) {
 			size_t k    = a * c->n_ind + i;
 			p->value[k] = time_rollup(&c->ind[i], &ac[k]);
-			direct[k]   = ac[k].n > 0 &&
-			    c->areas[a].level != HSI_LEVEL_PROVINCE;
+			direct[k]   = ac[k].n > 0
+			    && c->areas[a].level != HSI_LEVEL_PROVINCE;
 		}
 	}
 	free(ac);
@@ -245,8 +265,10 @@ write_scores(hsi_scorer *s, const char *period, const hsi_panel *p,
 		    2, dp);
 	}
 	long long seq = 0;
-	if (rv == 0 && (r = hsi_db_query(s->db, "next seq",
-	                    "SELECT nextval('score_seq')", 0, NULL)) != NULL) {
+	if (rv == 0
+	    && (r = hsi_db_query(
+	            s->db, "next seq", "SELECT nextval('score_seq')", 0, NULL))
+	        != NULL) {
 		seq = atoll(PQgetvalue(r, 0, 0));
 		PQclear(r);
 	} else {
@@ -254,8 +276,9 @@ write_scores(hsi_scorer *s, const char *period, const hsi_panel *p,
 	}
 	if (rv == 0) {
 		r  = PQexec(s->db,
-                    "COPY score(methodology, period, area, level, code, value, "
-                     "raw, coverage, rank, event_seq) FROM STDIN");
+		     "COPY score(methodology, period, area, level, code, "
+		      "value, "
+		      "raw, coverage, rank, event_seq) FROM STDIN");
 		rv = PQresultStatus(r) == PGRES_COPY_IN ? 0 : HSI_EDB;
 		PQclear(r);
 	}
@@ -266,21 +289,24 @@ write_scores(hsi_scorer *s, const char *period, const hsi_panel *p,
 			size_t           k     = a * m->n_nodes + i;
 			int              root  = i + 1 == m->n_nodes;
 			const char      *level = root ? "index"
-			         : n->is_group       ? "group"
-			                             : "indicator";
+			         : n->is_group        ? "group"
+			                              : "indicator";
 			fmt_num(v, sizeof(v), res->score[k]);
 			fmt_num(cov, sizeof(cov), res->coverage[k]);
 			fmt_num(raw, sizeof(raw),
-			    n->is_group ? NAN : p->value[a * p->n_ind + (size_t) n->ind]);
+			    n->is_group
+			        ? NAN
+			        : p->value[a * p->n_ind + (size_t) n->ind]);
 			if (root && res->rank[a] > 0) {
-				snprintf(rank, sizeof(rank), "%d", res->rank[a]);
+				snprintf(
+				    rank, sizeof(rank), "%d", res->rank[a]);
 			} else {
 				snprintf(rank, sizeof(rank), "\\N");
 			}
 			int len = snprintf(line, sizeof(line),
 			    "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%lld\n",
-			    m->version, period, c->areas[a].code, level, n->code,
-			    v, raw, cov, rank, seq);
+			    m->version, period, c->areas[a].code, level,
+			    n->code, v, raw, cov, rank, seq);
 			if (PQputCopyData(s->db, line, len) != 1) {
 				rv = HSI_EDB;
 			}
@@ -298,14 +324,15 @@ write_scores(hsi_scorer *s, const char *period, const hsi_panel *p,
 		PQclear(r);
 	}
 	if (rv == 0) {
-		char        ss[24];
+		char ss[24];
 		snprintf(ss, sizeof(ss), "%lld", seq);
 		const char *ep[3] = { ss, mv, period };
-		rv = hsi_db_exec(s->db, "score event",
-		    "INSERT INTO score_event(seq, methodology, period, areas) "
-		    "SELECT $1, $2, $3, array_agg(code ORDER BY code) FROM area "
-		    "WHERE level IN ('nation', 'region', 'province')",
-		    3, ep);
+		rv                = hsi_db_exec(s->db, "score event",
+		                   "INSERT INTO score_event(seq, methodology, period, areas) "
+		                                  "SELECT $1, $2, $3, array_agg(code ORDER BY code) FROM "
+		                                  "area "
+		                                  "WHERE level IN ('nation', 'region', 'province')",
+		                   3, ep);
 	}
 	if (rv == 0) {
 		rv = hsi_db_exec(s->db, "commit", "COMMIT", 0, NULL);
@@ -326,7 +353,7 @@ publish_event(hsi_scorer *s, long long seq, const char *period)
 	ev.methodology_version = (uint32_t) s->method->version;
 	ev.period              = (char *) period;
 	ev.computed_unix_ms    = hsi_now_ms();
-	char **areas = calloc(s->cat->n_areas + 1, sizeof(char *));
+	char **areas           = calloc(s->cat->n_areas + 1, sizeof(char *));
 	if (areas == NULL) {
 		return;
 	}
@@ -349,7 +376,8 @@ publish_event(hsi_scorer *s, long long seq, const char *period)
 		env.payload.len   = len;
 		unsigned char *wire;
 		size_t         wlen;
-		if (hsi_envelope_seal("score", &env, NULL, &wire, &wlen) == 0) {
+		if (hsi_envelope_seal("score", &env, NULL, &wire, &wlen)
+		    == 0) {
 			hsi_net_send(s->events, NULL, wire, wlen);
 			free(wire);
 		}
@@ -361,8 +389,8 @@ publish_event(hsi_scorer *s, long long seq, const char *period)
 int
 hsi_scorer_compute(hsi_scorer *s, int year)
 {
-	const hsi_catalog *c  = s->cat;
-	hsi_panel          p  = { c->n_areas, c->n_ind, NULL };
+	const hsi_catalog *c      = s->cat;
+	hsi_panel          p      = { c->n_areas, c->n_ind, NULL };
 	unsigned char     *direct = calloc(c->n_areas * c->n_ind + 1, 1);
 	unsigned char     *mask   = calloc(c->n_areas + 1, 1);
 	hsi_result         res;
@@ -372,8 +400,8 @@ hsi_scorer_compute(hsi_scorer *s, int year)
 	snprintf(period, sizeof(period), "%s%d",
 	    s->method->fiscal_index ? "FY" : "", year);
 	p.value = malloc((c->n_areas * c->n_ind + 1) * sizeof(double));
-	if (!direct || !mask || !p.value ||
-	    hsi_result_init(&res, c->n_areas, s->method->n_nodes) != 0) {
+	if (!direct || !mask || !p.value
+	    || hsi_result_init(&res, c->n_areas, s->method->n_nodes) != 0) {
 		goto out;
 	}
 	if ((rv = load_panel(s, year, &p, direct)) != 0) {
@@ -389,9 +417,10 @@ hsi_scorer_compute(hsi_scorer *s, int year)
 	hsi_result_fini(&res);
 	if (rv == 0) {
 		publish_event(s, seq, period);
-		hsi_log_info("scored", "{s:s, s:I, s:i, s:I}", "period", period,
-		    "seq", (json_int_t) seq, "methodology",
-		    s->method->version, "ms", (json_int_t) (hsi_now_ms() - t0));
+		hsi_log_info("scored", "{s:s, s:I, s:i, s:I}", "period",
+		    period, "seq", (json_int_t) seq, "methodology",
+		    s->method->version, "ms",
+		    (json_int_t) (hsi_now_ms() - t0));
 	}
 out:
 	free(direct);

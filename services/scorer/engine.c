@@ -76,9 +76,9 @@ hsi_method_default(const hsi_catalog *cat, hsi_method **out)
 		for (size_t i = 0; rv == 0 && i < cat->n_ind; i++) {
 			const hsi_indicator *ind = &cat->ind[i];
 			hsi_mnode           *n;
-			if (!ind->in_index ||
-			    strcmp(ind->dimension, cat->dims[d].code) != 0 ||
-			    (rv = push_node(m, &cap, &n)) != 0) {
+			if (!ind->in_index
+			    || strcmp(ind->dimension, cat->dims[d].code) != 0
+			    || (rv = push_node(m, &cap, &n)) != 0) {
 				continue;
 			}
 			snprintf(n->code, sizeof(n->code), "%s", ind->code);
@@ -91,8 +91,8 @@ hsi_method_default(const hsi_catalog *cat, hsi_method **out)
 		}
 		hsi_mnode *g;
 		if (rv == 0 && (rv = push_node(m, &cap, &g)) == 0) {
-			snprintf(g->code, sizeof(g->code), "%s",
-			    cat->dims[d].code);
+			snprintf(
+			    g->code, sizeof(g->code), "%s", cat->dims[d].code);
 			g->is_group     = 1;
 			g->weight       = 1;
 			g->agg          = HSI_AGG_ARITH;
@@ -127,8 +127,8 @@ hsi_method_default(const hsi_catalog *cat, hsi_method **out)
 	return 0;
 }
 
-static const char *const agg_names[] = { "arithmetic", "geometric",
-	"harmonic" };
+static const char *const agg_names[]
+    = { "arithmetic", "geometric", "harmonic" };
 
 static json_t *
 node_json(const hsi_method *m, int idx, const hsi_catalog *cat)
@@ -142,8 +142,8 @@ node_json(const hsi_method *m, int idx, const hsi_catalog *cat)
 	}
 	json_t *kids = json_array();
 	for (int c = 0; c < n->n_children; c++) {
-		json_array_append_new(kids,
-		    node_json(m, m->children[n->first_child + c], cat));
+		json_array_append_new(
+		    kids, node_json(m, m->children[n->first_child + c], cat));
 	}
 	return json_pack("{s:s, s:f, s:s, s:f, s:o}", "code", n->code,
 	    "weight", n->weight, "aggregation", agg_names[n->agg],
@@ -214,8 +214,9 @@ aggregate(const hsi_method *m, const hsi_mnode *g, const double *sc,
 	double wsum = 0, wpresent = 0, acc = 0;
 	int    zero = 0;
 	for (int c = 0; c < g->n_children; c++) {
-		const hsi_mnode *k = &m->nodes[m->children[g->first_child + c]];
-		double           s = sc[m->children[g->first_child + c]];
+		const hsi_mnode *k
+		    = &m->nodes[m->children[g->first_child + c]];
+		double s = sc[m->children[g->first_child + c]];
 		wsum += k->weight;
 		if (isnan(s) || k->weight <= 0) {
 			continue;
@@ -303,8 +304,8 @@ cmp_desc(const void *x, const void *y)
 }
 
 void
-hsi_engine_rank(const hsi_method *m, hsi_result *r,
-    const unsigned char *rank_mask)
+hsi_engine_rank(
+    const hsi_method *m, hsi_result *r, const unsigned char *rank_mask)
 {
 	rank_item *v    = malloc((r->n_areas + 1) * sizeof(*v));
 	size_t     n    = 0;

@@ -18,14 +18,14 @@
 typedef enum { HSI_AGG_ARITH = 0, HSI_AGG_GEOM, HSI_AGG_HARM } hsi_agg;
 
 typedef struct {
-	char    code[HSI_CODE_MAX];
-	int     is_group;
-	double  weight;    /* within the parent */
-	int     parent;    /* index, -1 for the root */
+	char   code[HSI_CODE_MAX];
+	int    is_group;
+	double weight; /* within the parent */
+	int    parent; /* index, -1 for the root */
 	/* indicators */
-	int     ind;       /* column in the panel */
-	int     direction; /* +1 / -1 */
-	double  lo, hi;    /* goalposts */
+	int    ind;       /* column in the panel */
+	int    direction; /* +1 / -1 */
+	double lo, hi;    /* goalposts */
 	/* groups */
 	hsi_agg agg;
 	double  min_coverage; /* share of child weight that must be present */
@@ -78,16 +78,15 @@ int  hsi_result_init(hsi_result *r, size_t n_areas, size_t n_nodes);
 void hsi_result_fini(hsi_result *r);
 
 /* Scores every area of p. */
-void hsi_engine_score(const hsi_method *m, const hsi_panel *p,
-    hsi_result *r);
+void hsi_engine_score(const hsi_method *m, const hsi_panel *p, hsi_result *r);
 
 /*
  * Competition ranks (1 2 2 4) of the root score over the areas whose
  * rank_mask is non-zero, higher scores first, compared at the method's
  * published precision. Areas with a missing score get rank 0.
  */
-void hsi_engine_rank(const hsi_method *m, hsi_result *r,
-    const unsigned char *rank_mask);
+void hsi_engine_rank(
+    const hsi_method *m, hsi_result *r, const unsigned char *rank_mask);
 
 /* Rounds x to d decimals, half away from zero (publication rounding). */
 double hsi_round(double x, int d);

@@ -20,17 +20,17 @@
 
 #define O(f) offsetof(hsi_scorer_config, f)
 const hsi_cfg_opt hsi_scorer_opts[] = {
-	{ "db_url", HSI_CFG_STR, O(db_url), NULL,
-	    "PostgreSQL URL (required)", 0, 0 },
+	{ "db_url", HSI_CFG_STR, O(db_url), NULL, "PostgreSQL URL (required)",
+	    0, 0 },
 	{ "ingest_listen", HSI_CFG_STR, O(ingest_listen),
 	    "tcp://127.0.0.1:7450", "where agency nodes send batches", 0, 0 },
 	{ "events_listen", HSI_CFG_STR, O(events_listen),
-	    "tcp://127.0.0.1:7451", "where acks, catalog and scores go out",
-	    0, 0 },
+	    "tcp://127.0.0.1:7451", "where acks, catalog and scores go out", 0,
+	    0 },
 	{ "tls_cert", HSI_CFG_STR, O(tls_cert), NULL,
 	    "PEM certificate+key for tls+tcp:// addresses", 0, 0 },
-	{ "tls_key", HSI_CFG_STR, O(tls_key), NULL, "unused (key in cert)",
-	    0, 0 },
+	{ "tls_key", HSI_CFG_STR, O(tls_key), NULL, "unused (key in cert)", 0,
+	    0 },
 	{ "tls_ca", HSI_CFG_STR, O(tls_ca), NULL, "PEM CA for peers", 0, 0 },
 	{ "compute_delay_ms", HSI_CFG_INT, O(compute_delay_ms), "50",
 	    "quiet time before recomputing (coalesces bursts)", 0, 60000 },
@@ -77,20 +77,21 @@ seed_catalog(hsi_scorer *s, char *err, size_t err_size)
 }
 
 int
-hsi_scorer_open(const hsi_scorer_config *cfg, hsi_scorer **out, char *err,
-    size_t err_size)
+hsi_scorer_open(
+    const hsi_scorer_config *cfg, hsi_scorer **out, char *err, size_t err_size)
 {
 	hsi_scorer *s = calloc(1, sizeof(*s));
 	int         rv;
 	if (s == NULL) {
 		return HSI_ENOMEM;
 	}
-	s->cfg = cfg;
+	s->cfg          = cfg;
 	hsi_net_tls tls = { cfg->tls_cert, cfg->tls_key, cfg->tls_ca };
-	if ((rv = hsi_db_open(cfg->db_url, &s->db, err, err_size)) != 0 ||
-	    (rv = hsi_db_migrate(s->db, err, err_size)) != 0 ||
-	    (rv = seed_catalog(s, err, err_size)) != 0 ||
-	    (rv = hsi_catalog_load_db(s->db, &s->cat, err, err_size)) != 0) {
+	if ((rv = hsi_db_open(cfg->db_url, &s->db, err, err_size)) != 0
+	    || (rv = hsi_db_migrate(s->db, err, err_size)) != 0
+	    || (rv = seed_catalog(s, err, err_size)) != 0
+	    || (rv = hsi_catalog_load_db(s->db, &s->cat, err, err_size))
+	        != 0) {
 		goto fail;
 	}
 	if ((rv = hsi_scorer_ensure_method(s)) != 0) {
@@ -102,13 +103,14 @@ hsi_scorer_open(const hsi_scorer_config *cfg, hsi_scorer **out, char *err,
 		snprintf(err, err_size, "cannot load agency keys");
 		goto fail;
 	}
-	if ((rv = hsi_net_pub_open(&s->events, cfg->events_listen, 1, &tls,
-	         err, err_size)) != 0) {
+	if ((rv = hsi_net_pub_open(
+	         &s->events, cfg->events_listen, 1, &tls, err, err_size))
+	    != 0) {
 		goto fail;
 	}
 	if ((rv = hsi_net_sub_open(&s->ingest, cfg->ingest_listen, 1,
-	         (const char *const[]) { "obs.", NULL }, &tls, err,
-	         err_size)) != 0) {
+	         (const char *const[]) { "obs.", NULL }, &tls, err, err_size))
+	    != 0) {
 		nng_close(s->events);
 		goto fail;
 	}
@@ -118,7 +120,7 @@ hsi_scorer_open(const hsi_scorer_config *cfg, hsi_scorer **out, char *err,
 		nng_close(s->events);
 		goto fail;
 	}
-	*out          = s;
+	*out = s;
 	return 0;
 fail:
 	hsi_db_close(s->db);
@@ -160,9 +162,9 @@ static void
 maybe_compute(hsi_scorer *s)
 {
 	long long now = hsi_now_ms();
-	if (s->n_dirty == 0 ||
-	    (now - s->last_msg_ms < s->cfg->compute_delay_ms &&
-	        now - s->dirty_since_ms < 1000)) {
+	if (s->n_dirty == 0
+	    || (now - s->last_msg_ms < s->cfg->compute_delay_ms
+	        && now - s->dirty_since_ms < 1000)) {
 		return;
 	}
 	size_t n = s->n_dirty;

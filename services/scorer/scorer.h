@@ -31,8 +31,8 @@ typedef struct hsi_scorer hsi_scorer;
  * when the database has none, and opens both sockets. Returns 0 or an
  * error with a message for people in err.
  */
-int hsi_scorer_open(const hsi_scorer_config *cfg, hsi_scorer **out,
-    char *err, size_t err_size);
+int hsi_scorer_open(const hsi_scorer_config *cfg, hsi_scorer **out, char *err,
+    size_t err_size);
 
 /* Runs until *stop becomes non-zero (set from a signal handler). */
 int hsi_scorer_run(hsi_scorer *s, volatile sig_atomic_t *stop);

@@ -37,7 +37,7 @@ void hsi_scorer_handle(hsi_scorer *s, const unsigned char *msg, size_t len);
 int  hsi_scorer_load_keys(hsi_scorer *s);
 
 /* compute.c: score index year `year` and publish a ScoreEvent. */
-int hsi_scorer_compute(hsi_scorer *s, int year);
+int  hsi_scorer_compute(hsi_scorer *s, int year);
 void hsi_scorer_mark_dirty(hsi_scorer *s, int year);
 int  hsi_scorer_ensure_method(hsi_scorer *s);
 

@@ -1,0 +1,373 @@
+/*
+ * eval.c: the alert state machine over PostgreSQL (see eval.h).
+ *
+ * Per rule, one query returns every area of the rule's level that has a
+ * value, with its fingerprint (computed by PostgreSQL, so the database
+ * and the code cannot disagree on it) and the alert's stored state. The
+ * decision is then local: fire, resolve or leave alone. All writes of one
+ * evaluation share one transaction, so a crash leaves either every
+ * change or none, and the published events always match committed rows.
+ */
+#include "eval.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "error.h"
+#include "log.h"
+#include "summary.h"
+
+typedef struct {
+	PGconn         *db;
+	int             methodology;
+	char            mstr[16];
+	const char     *period;
+	hsi_transition *t;
+	size_t          n, cap;
+} eval_ctx;
+
+/* Serialises alerters: two evaluating the same period at once would
+ * both see "not firing" and both insert. */
+#define ALERTER_LOCK "7452001"
+
+static const char sql_rows[]
+    = "SELECT x.area, x.name_en, x.name_th, x.value, x.fp, al.state "
+      "FROM (SELECT a.code AS area, a.name_en, a.name_th, s.value,"
+      " encode(sha256(convert_to($1::text || '|' || a.code || '|' ||"
+      " s.code || '|' || s.period, 'UTF8')), 'hex') AS fp"
+      " FROM score s JOIN area a ON a.code = s.area"
+      " WHERE s.methodology = $2::int AND s.period = $3 AND s.level = $4"
+      " AND s.code = $5 AND a.level = $6 AND s.value IS NOT NULL) x "
+      "LEFT JOIN alert al ON al.fingerprint = x.fp ORDER BY x.area";
+
+static const char sql_fire[]
+    = "INSERT INTO alert (fingerprint, rule, labels, annotations, state,"
+      " value, threshold, starts_at, updated_at) "
+      "VALUES ($1, $2, $3::jsonb, $4::jsonb, 'firing', $5::float8,"
+      " $6::float8, now(), now()) "
+      "ON CONFLICT (fingerprint) DO UPDATE SET labels = EXCLUDED.labels,"
+      " annotations = EXCLUDED.annotations, state = 'firing',"
+      " value = EXCLUDED.value, threshold = EXCLUDED.threshold,"
+      " starts_at = now(), ends_at = NULL, updated_at = now(),"
+      " acked_by = NULL, acked_at = NULL, ack_comment = NULL,"
+      " ack_expires = NULL";
+
+static const char sql_resolve[]
+    = "UPDATE alert SET state = 'resolved', value = $2::float8,"
+      " annotations = $3::jsonb, ends_at = now(), updated_at = now() "
+      "WHERE fingerprint = $1";
+
+static const char sql_event[]
+    = "INSERT INTO alert_event (fingerprint, state, value, detail) "
+      "VALUES ($1, $2, $3::float8, $4::jsonb) "
+      "RETURNING seq, (extract(epoch FROM at) * 1000)::bigint";
+
+static int
+active_methodology(PGconn *db, int *out)
+{
+	PGresult *r = hsi_db_query(db, "active methodology",
+	    "SELECT version FROM methodology WHERE activated_at IS NOT NULL "
+	    "ORDER BY activated_at DESC, version DESC LIMIT 1",
+	    0, NULL);
+	if (r == NULL) {
+		return HSI_EDB;
+	}
+	int rv = PQntuples(r) == 1 ? 0 : HSI_ENOENT;
+	if (rv == 0) {
+		*out = atoi(PQgetvalue(r, 0, 0));
+	}
+	PQclear(r);
+	return rv;
+}
+
+/* Names of the dimension or indicator a rule watches, for the texts. */
+static void
+rule_names(PGconn *db, const hsi_rule *rule, hsi_transition *t)
+{
+	const char *p[1] = { rule->code };
+	PGresult   *r    = NULL;
+	if (strcmp(rule->level, "group") == 0) {
+		r = hsi_db_query(db, "dimension names",
+		    "SELECT name_en, name_th FROM dimension WHERE code = $1",
+		    1, p);
+	} else if (strcmp(rule->level, "indicator") == 0) {
+		r = hsi_db_query(db, "indicator names",
+		    "SELECT name_en, name_th FROM indicator WHERE code = $1",
+		    1, p);
+	}
+	int found = r != NULL && PQntuples(r) == 1;
+	hsi_summary_what(t, rule->level, found ? PQgetvalue(r, 0, 0) : NULL,
+	    found ? PQgetvalue(r, 0, 1) : NULL);
+	PQclear(r);
+}
+
+static char *
+labels_json(const eval_ctx *c, const hsi_rule *rule, const char *area)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i}",
+	    "alertname", rule->name, "rule", rule->name, "level", rule->level,
+	    "code", rule->code, "area", area, "area_level", rule->area_level,
+	    "period", c->period, "methodology", c->methodology);
+	char   *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return s;
+}
+
+static char *
+annotations_json(const hsi_transition *t)
+{
+	char en[512], th[768];
+	hsi_summary_format(t, en, sizeof(en), th, sizeof(th));
+	json_t *j = json_pack("{s:s, s:s}", "summary", en, "summary_th", th);
+	char   *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return s;
+}
+
+static char *
+detail_json(const eval_ctx *c, const hsi_transition *t)
+{
+	json_t *j = json_pack("{s:s, s:f, s:s, s:i}", "op",
+	    hsi_rule_op_name(t->op), "threshold", t->threshold, "period",
+	    c->period, "methodology", c->methodology);
+	char   *s
+	    = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+	json_decref(j);
+	return s;
+}
+
+/* Writes the alert row and its alert_event, and fills t's seq and time. */
+static int
+write_transition(eval_ctx *c, const hsi_rule *rule, hsi_transition *t)
+{
+	char  value[40], thr[40];
+	char *labels = labels_json(c, rule, t->area);
+	char *ann    = annotations_json(t);
+	char *detail = detail_json(c, t);
+	int   rv     = HSI_ENOMEM;
+	snprintf(value, sizeof(value), "%.17g", t->value);
+	snprintf(thr, sizeof(thr), "%.17g", t->threshold);
+	if (labels == NULL || ann == NULL || detail == NULL) {
+		goto out;
+	}
+	const char *fire[6]
+	    = { t->fingerprint, rule->name, labels, ann, value, thr };
+	const char *res[3] = { t->fingerprint, value, ann };
+	rv                 = strcmp(t->state, "firing") == 0
+	                    ? hsi_db_exec(c->db, "fire alert", sql_fire, 6, fire)
+	                    : hsi_db_exec(c->db, "resolve alert", sql_resolve, 3, res);
+	if (rv != 0) {
+		goto out;
+	}
+	const char *ev[4] = { t->fingerprint, t->state, value, detail };
+	PGresult   *r = hsi_db_query(c->db, "alert event", sql_event, 4, ev);
+	if (r == NULL) {
+		rv = HSI_EDB;
+		goto out;
+	}
+	t->seq        = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	t->at_unix_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	PQclear(r);
+out:
+	free(labels);
+	free(ann);
+	free(detail);
+	return rv;
+}
+
+static hsi_transition *
+next_slot(eval_ctx *c)
+{
+	if (c->n == c->cap) {
+		if (c->cap >= HSI_EVAL_MAX_TRANSITIONS) {
+			return NULL;
+		}
+		size_t cap = c->cap ? 2 * c->cap : 16;
+		void  *p   = realloc(c->t, cap * sizeof(*c->t));
+		if (p == NULL) {
+			return NULL;
+		}
+		c->t   = p;
+		c->cap = cap;
+	}
+	return &c->t[c->n];
+}
+
+/* Decides row i of the rule's result; appends and writes a change. */
+static int
+decide(eval_ctx *c, const hsi_rule *rule, const hsi_transition *tmpl,
+    PGresult *r, int i)
+{
+	double value  = strtod(PQgetvalue(r, i, 3), NULL);
+	int    breach = hsi_rule_breached(rule, value);
+	int    firing = !PQgetisnull(r, i, 5)
+	    && strcmp(PQgetvalue(r, i, 5), "firing") == 0;
+	if (breach == firing) {
+		return 0; /* no change: nothing written, nothing published */
+	}
+	hsi_transition *t = next_slot(c);
+	if (t == NULL) {
+		return c->cap >= HSI_EVAL_MAX_TRANSITIONS ? HSI_ETOOBIG
+		                                          : HSI_ENOMEM;
+	}
+	*t       = *tmpl;
+	t->state = breach ? "firing" : "resolved";
+	t->value = value;
+	hsi_summary_copy(t->area, sizeof(t->area), PQgetvalue(r, i, 0));
+	hsi_summary_copy(t->area_en, sizeof(t->area_en), PQgetvalue(r, i, 1));
+	hsi_summary_copy(t->area_th, sizeof(t->area_th), PQgetvalue(r, i, 2));
+	hsi_summary_copy(
+	    t->fingerprint, sizeof(t->fingerprint), PQgetvalue(r, i, 4));
+	int rv = write_transition(c, rule, t);
+	if (rv == 0) {
+		c->n++;
+	}
+	return rv;
+}
+
+static int
+eval_rule(eval_ctx *c, const hsi_rule *rule)
+{
+	hsi_transition tmpl;
+	memset(&tmpl, 0, sizeof(tmpl));
+	hsi_summary_copy(tmpl.rule, sizeof(tmpl.rule), rule->name);
+	hsi_summary_copy(tmpl.code, sizeof(tmpl.code), rule->code);
+	hsi_summary_copy(tmpl.period, sizeof(tmpl.period), c->period);
+	tmpl.op          = rule->op;
+	tmpl.threshold   = rule->threshold;
+	tmpl.methodology = c->methodology;
+	rule_names(c->db, rule, &tmpl);
+
+	const char *p[6] = { rule->name, c->mstr, c->period, rule->level,
+		rule->code, rule->area_level };
+	PGresult   *r    = hsi_db_query(c->db, "rule rows", sql_rows, 6, p);
+	if (r == NULL) {
+		return HSI_EDB;
+	}
+	int rv = 0;
+	for (int i = 0; rv == 0 && i < PQntuples(r); i++) {
+		rv = decide(c, rule, &tmpl, r, i);
+	}
+	PQclear(r);
+	return rv;
+}
+
+static int
+eval_all(eval_ctx *c, const hsi_rules *rules)
+{
+	int rv;
+	if ((rv = hsi_db_exec(c->db, "begin", "BEGIN", 0, NULL)) != 0
+	    || (rv = hsi_db_exec(c->db, "alerter lock",
+	            "SELECT pg_advisory_xact_lock(" ALERTER_LOCK ")", 0, NULL))
+	        != 0
+	    || (rv = active_methodology(c->db, &c->methodology)) != 0) {
+		return rv;
+	}
+	snprintf(c->mstr, sizeof(c->mstr), "%d", c->methodology);
+	for (size_t i = 0; rv == 0 && i < hsi_rules_count(rules); i++) {
+		rv = eval_rule(c, hsi_rules_get(rules, i));
+	}
+	if (rv == 0) {
+		rv = hsi_db_exec(c->db, "commit", "COMMIT", 0, NULL);
+	}
+	return rv;
+}
+
+int
+hsi_eval_period(PGconn *db, const hsi_rules *rules, const char *period,
+    hsi_transition **out, size_t *n)
+{
+	eval_ctx c;
+	memset(&c, 0, sizeof(c));
+	c.db     = db;
+	c.period = period;
+	int rv   = eval_all(&c, rules);
+	if (rv != 0) {
+		PQclear(PQexec(db, "ROLLBACK"));
+		free(c.t);
+		return rv;
+	}
+	*out = c.t;
+	*n   = c.n;
+	return 0;
+}
+
+/* Rows of (period, max event_seq) of the active methodology's scores. */
+static PGresult *
+periods_since(PGconn *db, uint64_t after_seq, int *rv)
+{
+	int  m;
+	char mstr[16], seq[24];
+	if ((*rv = active_methodology(db, &m)) != 0) {
+		return NULL;
+	}
+	snprintf(mstr, sizeof(mstr), "%d", m);
+	snprintf(seq, sizeof(seq), "%llu", (unsigned long long) after_seq);
+	const char *p[2] = { mstr, seq };
+	PGresult   *r    = hsi_db_query(db, "changed periods",
+	         "SELECT period, max(event_seq) FROM score "
+	              "WHERE methodology = $1::int AND event_seq > $2::bigint "
+	              "GROUP BY period",
+	         2, p);
+	*rv              = r ? 0 : HSI_EDB;
+	return r;
+}
+
+int
+hsi_eval_latest(PGconn *db, char *period, uint64_t *max_seq)
+{
+	int       rv;
+	PGresult *r = periods_since(db, 0, &rv);
+	if (r == NULL) {
+		return rv;
+	}
+	long     best_day = -1;
+	uint64_t seq      = 0;
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *s = PQgetvalue(r, i, 0);
+		hsi_period  p;
+		long        first, last;
+		uint64_t    q = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+		seq           = q > seq ? q : seq;
+		if (hsi_period_parse(s, strlen(s), &p, NULL) != 0) {
+			continue; /* not ours to judge; the scorer wrote it */
+		}
+		hsi_period_range(&p, &first, &last);
+		if (last > best_day) {
+			best_day = last;
+			hsi_period_format(&p, period, HSI_PERIOD_MAX);
+		}
+	}
+	PQclear(r);
+	if (best_day < 0) {
+		return HSI_ENOENT;
+	}
+	*max_seq = seq;
+	return 0;
+}
+
+int
+hsi_eval_changed(PGconn *db, uint64_t after_seq, uint64_t *max_seq,
+    int (*fn)(void *arg, const char *period), void *arg)
+{
+	int       rv;
+	PGresult *r = periods_since(db, after_seq, &rv);
+	if (r == NULL) {
+		return rv;
+	}
+	uint64_t seq = after_seq;
+	for (int i = 0; rv == 0 && i < PQntuples(r); i++) {
+		uint64_t q = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+		if ((rv = fn(arg, PQgetvalue(r, i, 0))) == 0 && q > seq) {
+			seq = q;
+		}
+	}
+	PQclear(r);
+	if (rv == 0) {
+		*max_seq = seq;
+	}
+	return rv;
+}

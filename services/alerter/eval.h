@@ -1,0 +1,73 @@
+/*
+ * eval.h: evaluating the rules for one period against PostgreSQL.
+ *
+ * The alert state lives in the alert table, keyed by a fingerprint (hex
+ * SHA-256 of "rule|area|code|period"), so evaluation is a pure function
+ * of the scores and the stored state: evaluating the same period twice
+ * changes nothing the second time, which is what makes duplicate and
+ * replayed ScoreEvents harmless.
+ */
+#ifndef HSI_ALERTER_EVAL_H
+#define HSI_ALERTER_EVAL_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "period.h"
+#include "rules.h"
+
+/* Most transitions one evaluation may produce before it gives up. */
+#define HSI_EVAL_MAX_TRANSITIONS (1u << 20)
+
+/* One state change, committed; what the alerter publishes. */
+typedef struct {
+	uint64_t    seq; /* alert_event.seq */
+	int64_t     at_unix_ms;
+	char        fingerprint[65];
+	const char *state; /* "firing" or "resolved" (static) */
+	char        rule[HSI_RULE_NAME_MAX];
+	char        code[HSI_RULE_NAME_MAX];
+	char        period[HSI_PERIOD_MAX];
+	char        area[32];
+	char        area_en[128]; /* area names, for the summaries */
+	char        area_th[192];
+	char        what_en[160]; /* "composite index", "Health dimension" */
+	char        what_th[192];
+	hsi_rule_op op;
+	double      value;
+	double      threshold;
+	int         methodology;
+} hsi_transition;
+
+/*
+ * Evaluates every rule for period (canonical form) under the active
+ * methodology, in one transaction: breached areas fire (insert, or
+ * re-fire a resolved alert), firing areas no longer breached resolve;
+ * each change writes an alert_event row. Areas without a value are left
+ * as they are. On success returns 0 and *out and *n (the committed changes in
+ * order; free *out with free(); *out may be NULL when n is 0). Returns
+ * HSI_ENOENT when no methodology is active, HSI_EDB (rolled back,
+ * logged), HSI_ENOMEM or HSI_ETOOBIG.
+ */
+int hsi_eval_period(PGconn *db, const hsi_rules *rules, const char *period,
+    hsi_transition **out, size_t *n);
+
+/*
+ * The latest period (by its last day) that has scores under the active
+ * methodology, into period (HSI_PERIOD_MAX bytes), and the highest
+ * event_seq of that methodology's scores. Returns 0, HSI_ENOENT (no
+ * active methodology or no scores) or HSI_EDB.
+ */
+int hsi_eval_latest(PGconn *db, char *period, uint64_t *max_seq);
+
+/*
+ * Periods of the active methodology with scores whose event_seq is above
+ * after_seq: calls fn for each (stopping at the first non-zero return,
+ * which it returns) and writes the highest event_seq seen to *max_seq
+ * (after_seq when none). Returns 0, HSI_EDB or fn's error.
+ */
+int hsi_eval_changed(PGconn *db, uint64_t after_seq, uint64_t *max_seq,
+    int (*fn)(void *arg, const char *period), void *arg);
+
+#endif

@@ -1,0 +1,357 @@
+/*
+ * rules.c: loading and validating threshold rules (see rules.h).
+ *
+ * Validation is strict on purpose: a misspelt key ("treshold") silently
+ * ignored would leave a province unwatched, which is worse than refusing
+ * to start. Every message names the file, the rule index and the key.
+ */
+#include "rules.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+struct hsi_rules {
+	size_t   n;
+	hsi_rule rule[];
+};
+
+static const char default_rules[]
+    = "{\"rules\":[{\"name\":\"composite_low\",\"level\":\"index\","
+      "\"code\":\"hsi\",\"op\":\"<\",\"threshold\":0.45,"
+      "\"area_level\":\"province\"}]}";
+
+static const char *const op_names[] = { "<", "<=", ">", ">=" };
+static const char *const levels[]   = { "index", "group", "indicator", NULL };
+static const char *const area_levels[]
+    = { "nation", "region", "province", "district", "subdistrict", NULL };
+static const char *const rule_keys[]
+    = { "name", "level", "code", "op", "threshold", "area_level", NULL };
+
+static int
+one_of(const char *s, const char *const *set)
+{
+	for (size_t i = 0; set[i] != NULL; i++) {
+		if (strcmp(s, set[i]) == 0) {
+			return (int) i;
+		}
+	}
+	return -1;
+}
+
+/* Names and codes end up in fingerprints, labels and log lines: keep them
+ * to a plain ASCII alphabet so none of those needs escaping. */
+static int
+plain_name(const char *s, int allow_upper)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= HSI_RULE_NAME_MAX) {
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c  = s[i];
+		int  ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+		    || c == '_'
+		    || (allow_upper
+		        && ((c >= 'A' && c <= 'Z') || c == '-' || c == '.'));
+		if (!ok) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int
+get_string(json_t *r, const char *key, const char **out, const char *where,
+    char *err, size_t err_size)
+{
+	json_t *v = json_object_get(r, key);
+	if (v == NULL) {
+		snprintf(
+		    err, err_size, "%s: key '%s' is required", where, key);
+		return HSI_EINVAL;
+	}
+	if (!json_is_string(v)) {
+		snprintf(err, err_size, "%s: key '%s' must be a string", where,
+		    key);
+		return HSI_EINVAL;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int
+check_keys(json_t *r, const char *where, char *err, size_t err_size)
+{
+	const char *key;
+	json_t     *v;
+	json_object_foreach(r, key, v)
+	{
+		if (one_of(key, rule_keys) < 0) {
+			snprintf(err, err_size,
+			    "%s: unknown key '%s' (allowed: name, level, "
+			    "code, "
+			    "op, threshold, area_level)",
+			    where, key);
+			return HSI_EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int
+parse_names(
+    json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
+{
+	const char *name, *code;
+	int         rv;
+	if ((rv = get_string(r, "name", &name, where, err, err_size))
+	    || (rv = get_string(r, "code", &code, where, err, err_size))) {
+		return rv;
+	}
+	if (!plain_name(name, 1)) {
+		snprintf(err, err_size,
+		    "%s: key 'name': '%.80s' must be 1-63 characters of "
+		    "A-Z a-z 0-9 _ - .",
+		    where, name);
+		return HSI_EINVAL;
+	}
+	if (!plain_name(code, 0)) {
+		snprintf(err, err_size,
+		    "%s: key 'code': '%.80s' must be 1-63 characters of "
+		    "a-z 0-9 _ (e.g. \"hsi\", \"health\")",
+		    where, code);
+		return HSI_EINVAL;
+	}
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	snprintf(out->code, sizeof(out->code), "%s", code);
+	return 0;
+}
+
+static int
+parse_enums(
+    json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
+{
+	const char *level, *op, *area_level;
+	int         rv;
+	if ((rv = get_string(r, "level", &level, where, err, err_size))
+	    || (rv = get_string(r, "op", &op, where, err, err_size))
+	    || (rv = get_string(
+	            r, "area_level", &area_level, where, err, err_size))) {
+		return rv;
+	}
+	if (one_of(level, levels) < 0) {
+		snprintf(err, err_size,
+		    "%s: key 'level': '%.40s' is not index, group or "
+		    "indicator",
+		    where, level);
+		return HSI_EINVAL;
+	}
+	int o = -1;
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(op, op_names[i]) == 0) {
+			o = i;
+		}
+	}
+	if (o < 0) {
+		snprintf(err, err_size,
+		    "%s: key 'op': '%.40s' is not one of <, <=, >, >=", where,
+		    op);
+		return HSI_EINVAL;
+	}
+	if (one_of(area_level, area_levels) < 0) {
+		snprintf(err, err_size,
+		    "%s: key 'area_level': '%.40s' is not nation, region, "
+		    "province, district or subdistrict",
+		    where, area_level);
+		return HSI_EINVAL;
+	}
+	snprintf(out->level, sizeof(out->level), "%s", level);
+	snprintf(out->area_level, sizeof(out->area_level), "%s", area_level);
+	out->op = (hsi_rule_op) o;
+	return 0;
+}
+
+static int
+parse_rule(
+    json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
+{
+	int rv;
+	if (!json_is_object(r)) {
+		snprintf(err, err_size, "%s: must be a JSON object", where);
+		return HSI_EINVAL;
+	}
+	if ((rv = check_keys(r, where, err, err_size))
+	    || (rv = parse_names(r, out, where, err, err_size))
+	    || (rv = parse_enums(r, out, where, err, err_size))) {
+		return rv;
+	}
+	json_t *t = json_object_get(r, "threshold");
+	if (t == NULL) {
+		snprintf(
+		    err, err_size, "%s: key 'threshold' is required", where);
+		return HSI_EINVAL;
+	}
+	if (!json_is_number(t) || !isfinite(json_number_value(t))) {
+		snprintf(err, err_size,
+		    "%s: key 'threshold' must be a number (e.g. 0.45)", where);
+		return HSI_EINVAL;
+	}
+	out->threshold = json_number_value(t);
+	return 0;
+}
+
+static int
+parse_root(
+    json_t *root, const char *src, hsi_rules **out, char *err, size_t err_size)
+{
+	const char *key;
+	json_t     *v;
+	json_t     *arr
+	    = json_is_object(root) ? json_object_get(root, "rules") : NULL;
+	json_object_foreach(root, key, v)
+	{
+		if (strcmp(key, "rules") != 0) {
+			snprintf(err, err_size,
+			    "%s: unknown key '%.40s' (the file holds only "
+			    "\"rules\")",
+			    src, key);
+			return HSI_EINVAL;
+		}
+	}
+	if (arr == NULL || !json_is_array(arr)) {
+		snprintf(err, err_size,
+		    "%s: must be an object with one key, \"rules\", holding "
+		    "an array of rules",
+		    src);
+		return HSI_EINVAL;
+	}
+	size_t n = json_array_size(arr);
+	if (n == 0 || n > HSI_RULES_MAX) {
+		snprintf(err, err_size, "%s: 'rules' must hold 1 to %d rules",
+		    src, HSI_RULES_MAX);
+		return HSI_EINVAL;
+	}
+	hsi_rules *rs = calloc(1, sizeof(*rs) + n * sizeof(hsi_rule));
+	if (rs == NULL) {
+		return HSI_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char where[300];
+		snprintf(where, sizeof(where), "%s: rule %zu", src, i);
+		int rv = parse_rule(json_array_get(arr, i), &rs->rule[i],
+		    where, err, err_size);
+		for (size_t j = 0; rv == 0 && j < i; j++) {
+			if (strcmp(rs->rule[j].name, rs->rule[i].name) == 0) {
+				snprintf(err, err_size,
+				    "%s: key 'name': '%s' is already used by "
+				    "rule %zu (names must be unique)",
+				    where, rs->rule[i].name, j);
+				rv = HSI_EINVAL;
+			}
+		}
+		if (rv != 0) {
+			free(rs);
+			return rv;
+		}
+		rs->n = i + 1;
+	}
+	*out = rs;
+	return 0;
+}
+
+int
+hsi_rules_parse(const char *text, size_t len, const char *src, hsi_rules **out,
+    char *err, size_t err_size)
+{
+	if (len > HSI_RULES_MAX_BYTES) {
+		snprintf(err, err_size, "%s: over %d bytes", src,
+		    HSI_RULES_MAX_BYTES);
+		return HSI_ETOOBIG;
+	}
+	json_error_t jerr;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		snprintf(err, err_size, "%s:%d:%d: invalid JSON: %s", src,
+		    jerr.line, jerr.column, jerr.text);
+		return HSI_EINVAL;
+	}
+	int rv = parse_root(root, src, out, err, err_size);
+	json_decref(root);
+	return rv;
+}
+
+int
+hsi_rules_load(const char *path, hsi_rules **out, char *err, size_t err_size)
+{
+	if (path == NULL) {
+		return hsi_rules_parse(default_rules, strlen(default_rules),
+		    "built-in rules", out, err, err_size);
+	}
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		snprintf(err, err_size, "%s: cannot open rules file: %s", path,
+		    strerror(errno));
+		return HSI_EIO;
+	}
+	char  *buf = malloc(HSI_RULES_MAX_BYTES + 1);
+	size_t n   = buf ? fread(buf, 1, HSI_RULES_MAX_BYTES + 1, f) : 0;
+	int    bad = ferror(f);
+	fclose(f);
+	if (buf == NULL) {
+		return HSI_ENOMEM;
+	}
+	if (bad) {
+		free(buf);
+		snprintf(err, err_size, "%s: cannot read rules file", path);
+		return HSI_EIO;
+	}
+	int rv = hsi_rules_parse(buf, n, path, out, err, err_size);
+	free(buf);
+	return rv;
+}
+
+void
+hsi_rules_free(hsi_rules *rules)
+{
+	free(rules);
+}
+
+size_t
+hsi_rules_count(const hsi_rules *rules)
+{
+	return rules->n;
+}
+
+const hsi_rule *
+hsi_rules_get(const hsi_rules *rules, size_t i)
+{
+	return i < rules->n ? &rules->rule[i] : NULL;
+}
+
+int
+hsi_rule_breached(const hsi_rule *rule, double value)
+{
+	switch (rule->op) {
+	case HSI_OP_LT:
+		return value < rule->threshold;
+	case HSI_OP_LE:
+		return value <= rule->threshold;
+	case HSI_OP_GT:
+		return value > rule->threshold;
+	case HSI_OP_GE:
+		return value >= rule->threshold;
+	}
+	return 0;
+}
+
+const char *
+hsi_rule_op_name(hsi_rule_op op)
+{
+	return (unsigned) op < 4 ? op_names[op] : "?";
+}

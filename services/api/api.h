@@ -1,0 +1,53 @@
+/*
+ * api.h: hsi-api, the REST gateway (this issue: health, readiness, the
+ * index per period, static files). libmicrohttpd runs the HTTP side with
+ * its own thread pool; a subscriber thread keeps the response cache in
+ * step with the scorer's score events.
+ */
+#ifndef HSI_API_H
+#define HSI_API_H
+
+#include <stddef.h>
+
+/* HTTP worker threads, and connections across all of them. */
+#define HSI_API_THREADS 2
+#define HSI_API_MAX_CONNECTIONS 256
+#define HSI_API_TIMEOUT_S 30
+
+typedef struct hsi_api hsi_api;
+
+typedef struct {
+	const char *db_url;       /* required */
+	const char *listen;       /* "host:port"; port 0 = any free port */
+	const char *events_url;   /* scorer events PUB (topic score) */
+	const char *static_dir;   /* NULL: no static files */
+	int         public_reads; /* 0: /v1/ reads need a bearer token */
+} hsi_api_opts;
+
+/*
+ * Checks the options and binds the listening socket. Nothing serves yet
+ * and PostgreSQL is not contacted (it may come up later; /readyz tells).
+ * Returns 0 and *out, or with err: HSI_EINVAL (bad listen address or
+ * static_dir, no db_url), HSI_EIO (address in use, cannot bind),
+ * HSI_ENOMEM.
+ */
+int hsi_api_open(
+    const hsi_api_opts *opts, hsi_api **out, char *err, size_t err_size);
+
+/*
+ * Starts the HTTP daemon and the events thread, then logs
+ * {"msg":"listening","url":"http://HOST:PORT"}. Returns 0, or HSI_EIO /
+ * HSI_ENOMEM with err.
+ */
+int hsi_api_start(hsi_api *a, char *err, size_t err_size);
+
+/* The bound TCP port (the real one when 0 was asked for). */
+int hsi_api_port(const hsi_api *a);
+
+/* Stops the daemon (in-flight requests finish) and the events thread. */
+void hsi_api_stop(hsi_api *a);
+
+/* Stops if needed and frees everything (NULL ok). */
+void hsi_api_close(hsi_api *a);
+
+#endif

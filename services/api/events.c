@@ -1,0 +1,120 @@
+/*
+ * events.c: cache invalidation from score events (see events.h). The
+ * thread blocks in nng_recvmsg without a receive timeout (nng 1.5.2 can
+ * crash with one); closing the socket is what ends it.
+ */
+#include "events.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envelope.h"
+#include "error.h"
+#include "event.h"
+#include "log.h"
+#include "net.h"
+#include "period.h"
+
+struct hsi_events {
+	nng_socket         sock;
+	hsi_cache         *cache;
+	pthread_t          thread;
+	unsigned long long last_seq;
+};
+
+static void
+handle(hsi_events *ev, const void *msg, size_t len)
+{
+	uint64_t seq;
+	char     period[HSI_PERIOD_MAX];
+	if (hsi_score_event_decode(msg, len, &seq, period) != 0) {
+		hsi_log_warn("dropped a malformed score event", "{s:i}",
+		    "bytes", (int) len);
+		return;
+	}
+	if (ev->last_seq != 0 && seq > ev->last_seq + 1) {
+		hsi_log_info("score event gap: cache cleared", "{s:I, s:I}",
+		    "last_seq", (json_int_t) ev->last_seq, "seq",
+		    (json_int_t) seq);
+		hsi_cache_invalidate(ev->cache, NULL);
+	} else {
+		hsi_cache_invalidate(ev->cache, period);
+	}
+	if (seq > ev->last_seq) {
+		ev->last_seq = seq;
+	}
+	hsi_log_debug("score event", "{s:I, s:s}", "seq", (json_int_t) seq,
+	    "period", period);
+}
+
+static void *
+recv_main(void *arg)
+{
+	hsi_events *ev = arg;
+	for (;;) {
+		nng_msg *m;
+		int      rv = nng_recvmsg(ev->sock, &m, 0);
+		if (rv == NNG_ECLOSED) {
+			return NULL;
+		}
+		if (rv != 0) {
+			hsi_log_warn("receive failed", "{s:s}", "error",
+			    nng_strerror(rv));
+			continue;
+		}
+		handle(ev, nng_msg_body(m), nng_msg_len(m));
+		nng_msg_free(m);
+	}
+}
+
+/* Events sent while we were disconnected are lost for good. */
+static void
+on_connect(nng_pipe p, nng_pipe_ev what, void *arg)
+{
+	hsi_events *ev = arg;
+	(void) p;
+	(void) what;
+	hsi_cache_invalidate(ev->cache, NULL);
+}
+
+int
+hsi_events_start(const char *url, hsi_cache *cache, hsi_events **out,
+    char *err, size_t err_size)
+{
+	static const char *const topics[] = { "score\n", NULL };
+	hsi_events              *ev       = calloc(1, sizeof(*ev));
+	int                      rv;
+	if (ev == NULL) {
+		return HSI_ENOMEM;
+	}
+	ev->cache = cache;
+	if ((rv = hsi_net_sub_open(
+	         &ev->sock, url, 0, topics, NULL, err, err_size))
+	    != 0) {
+		free(ev);
+		return rv;
+	}
+	nng_pipe_notify(ev->sock, NNG_PIPE_EV_ADD_POST, on_connect, ev);
+	if (pthread_create(&ev->thread, NULL, recv_main, ev) != 0) {
+		nng_close(ev->sock);
+		free(ev);
+		snprintf(err, err_size, "cannot start the events thread");
+		return HSI_ENOMEM;
+	}
+	*out = ev;
+	return 0;
+}
+
+void
+hsi_events_stop(hsi_events *ev)
+{
+	if (ev == NULL) {
+		return;
+	}
+	nng_close(ev->sock);
+	pthread_join(ev->thread, NULL);
+	free(ev);
+}

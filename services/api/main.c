@@ -1,0 +1,88 @@
+/*
+ * main.c: hsi-api, the REST gateway and dashboard server. Configuration
+ * and signals; the work is in the hsi_api library.
+ *
+ * Exit codes: 0 after SIGTERM/SIGINT, 1 when the server cannot start
+ * (address in use), 2 for configuration errors.
+ */
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "api.h"
+#include "config.h"
+#include "error.h"
+#include "log.h"
+#include "service.h"
+
+typedef struct {
+	char *db_url;
+	char *listen;
+	char *events_url;
+	char *static_dir;
+	int   public_reads;
+	char *log_level;
+} api_cfg;
+
+static const hsi_cfg_opt options[] = {
+	{ "db_url", HSI_CFG_STR, offsetof(api_cfg, db_url), NULL,
+	    "PostgreSQL URL (required), e.g. "
+	    "postgresql:///hsi?host=/tmp/hsi-pg&port=5544",
+	    0, 0 },
+	{ "listen", HSI_CFG_STR, offsetof(api_cfg, listen), "127.0.0.1:8080",
+	    "HTTP address HOST:PORT (port 0 picks a free one)", 0, 0 },
+	{ "events_url", HSI_CFG_STR, offsetof(api_cfg, events_url),
+	    "tcp://127.0.0.1:7451",
+	    "scorer events PUB to dial (score events refresh the cache)", 0,
+	    0 },
+	{ "static_dir", HSI_CFG_STR, offsetof(api_cfg, static_dir), NULL,
+	    "directory of dashboard files served under /", 0, 0 },
+	{ "public_reads", HSI_CFG_BOOL, offsetof(api_cfg, public_reads),
+	    "true", "serve /v1/ reads without a token", 0, 0 },
+	{ "log_level", HSI_CFG_STR, offsetof(api_cfg, log_level), "info",
+	    "debug (one line per request), info, warn or error", 0, 0 },
+	{ NULL, HSI_CFG_STR, 0, NULL, NULL, 0, 0 },
+};
+
+static int
+run(const api_cfg *cfg, const sigset_t *set)
+{
+	char         err[600];
+	hsi_api     *a;
+	hsi_api_opts opts = { cfg->db_url, cfg->listen, cfg->events_url,
+		cfg->static_dir, cfg->public_reads };
+	int          rv   = hsi_api_open(&opts, &a, err, sizeof(err));
+	if (rv != 0) {
+		hsi_log_error(err, NULL);
+		return rv == HSI_EINVAL ? 2 : 1;
+	}
+	if ((rv = hsi_api_start(a, err, sizeof(err))) != 0) {
+		hsi_log_error(err, NULL);
+		hsi_api_close(a);
+		return 1;
+	}
+	int sig = 0;
+	sigwait(set, &sig);
+	hsi_log_info("stopping", "{s:i}", "signal", sig);
+	hsi_api_close(a);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char *const required[] = { "db_url", NULL };
+	api_cfg                  cfg        = { 0 };
+	sigset_t                 set;
+	/* Blocked before MHD and nng start threads, so they inherit the
+	 * mask and only sigwait() in run() takes these signals. */
+	hsi_service_block_signals(&set);
+	int rv = hsi_service_init(options, &cfg, "hsi-api", "api",
+	    "Serves the HSI REST API and the dashboard.", required, argc,
+	    argv);
+	if (rv < 0) {
+		rv = run(&cfg, &set);
+	}
+	hsi_config_fini(options, &cfg);
+	return rv;
+}
