@@ -34,7 +34,7 @@ hsi_batch_fini(hsi_batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
-static void
+__attribute__((format(printf, 7, 0))) static void
 issue_fill(hsi_issue *is, size_t row, size_t col, const char *code,
     const char *field, const char *value, const char *fmt, va_list ap)
 {
@@ -47,7 +47,7 @@ issue_fill(hsi_issue *is, size_t row, size_t col, const char *code,
 	vsnprintf(is->msg, sizeof(is->msg), fmt, ap);
 }
 
-static int
+__attribute__((format(printf, 7, 8))) static int
 add_issue(hsi_batch *b, size_t row, size_t col, const char *code,
     const char *field, const char *value, const char *fmt, ...)
 {
@@ -72,7 +72,7 @@ add_issue(hsi_batch *b, size_t row, size_t col, const char *code,
 	return 0;
 }
 
-static void
+__attribute__((format(printf, 5, 6))) static void
 set_issue(hsi_issue *is, const char *code, const char *field,
     const char *value, const char *fmt, ...)
 {

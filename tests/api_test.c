@@ -221,7 +221,8 @@ test_server_without_db(void **state)
 	hsi_api     *a;
 	char         err[600], out[8192];
 	hsi_api_opts o = { "postgresql:///x?host=/nonexistent-hsi&port=1",
-		"127.0.0.1:0", "inproc://api-test-events", NULL, 1 };
+		"127.0.0.1:0", "inproc://api-test-events", NULL, 1,
+		{ NULL, NULL, NULL } };
 	(void) state;
 	assert_int_equal(hsi_api_open(&o, &a, err, sizeof(err)), 0);
 	assert_int_equal(hsi_api_start(a, err, sizeof(err)), 0);
@@ -273,7 +274,8 @@ test_address_in_use(void **state)
 	hsi_api     *a, *b;
 	char         err[600], listen[32];
 	hsi_api_opts o = { "postgresql:///x?host=/nonexistent-hsi&port=1",
-		"127.0.0.1:0", "inproc://api-test-events2", NULL, 1 };
+		"127.0.0.1:0", "inproc://api-test-events2", NULL, 1,
+		{ NULL, NULL, NULL } };
 	(void) state;
 	assert_int_equal(hsi_api_open(&o, &a, err, sizeof(err)), 0);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", hsi_api_port(a));

@@ -256,8 +256,8 @@ hsi_alerter_open(const hsi_alerter_opts *opts, hsi_rules *rules,
 	        != 0) {
 		goto fail;
 	}
-	if ((rv = hsi_net_sub_open(
-	         &a->sub, opts->events_url, 0, topics, NULL, err, err_size))
+	if ((rv = hsi_net_sub_open(&a->sub, opts->events_url, 0, topics,
+	         &opts->tls, err, err_size))
 	    != 0) {
 		nng_close(a->pub);
 		goto fail;

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 
+#include "net.h"
 #include "rules.h"
 
 /* How often main() should call hsi_alerter_resync. */
@@ -26,6 +27,7 @@ typedef struct {
 	const char *db_url;        /* required */
 	const char *events_url;    /* scorer events PUB, dialled by a SUB */
 	const char *alerts_listen; /* our PUB, listening */
+	hsi_net_tls tls;           /* for tls+tcp:// events_url */
 } hsi_alerter_opts;
 
 /*

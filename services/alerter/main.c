@@ -21,6 +21,8 @@ typedef struct {
 	char *events_url;
 	char *alerts_listen;
 	char *rules_file;
+	char *tls_cert;
+	char *tls_ca;
 	char *log_level;
 } alerter_cfg;
 
@@ -38,6 +40,10 @@ static const hsi_cfg_opt options[] = {
 	    "JSON rules file; default: composite index below 0.45 in a "
 	    "province",
 	    0, 0 },
+	{ "tls_cert", HSI_CFG_STR, offsetof(alerter_cfg, tls_cert), NULL,
+	    "PEM certificate+key for a tls+tcp:// events_url", 0, 0 },
+	{ "tls_ca", HSI_CFG_STR, offsetof(alerter_cfg, tls_ca), NULL,
+	    "PEM CA for a tls+tcp:// events_url", 0, 0 },
 	{ "log_level", HSI_CFG_STR, offsetof(alerter_cfg, log_level), "info",
 	    "debug, info, warn or error", 0, 0 },
 	{ NULL, HSI_CFG_STR, 0, NULL, NULL, 0, 0 },
@@ -71,9 +77,9 @@ run(const alerter_cfg *cfg, const sigset_t *set)
 		fprintf(stderr, "hsi-alerter: %s\n", err);
 		return 2;
 	}
-	hsi_alerter_opts opts
-	    = { cfg->db_url, cfg->events_url, cfg->alerts_listen };
-	hsi_alerter *a;
+	hsi_alerter_opts opts = { cfg->db_url, cfg->events_url,
+		cfg->alerts_listen, { cfg->tls_cert, NULL, cfg->tls_ca } };
+	hsi_alerter     *a;
 	if ((rv = hsi_alerter_open(&opts, rules, &a, err, sizeof(err))) != 0) {
 		hsi_rules_free(rules);
 		hsi_log_error(err, NULL);

@@ -36,6 +36,7 @@ struct hsi_api {
 	int                v6;
 	int                fd; /* listening socket until MHD owns it */
 	int                port;
+	hsi_net_tls        tls; /* strings owned by the caller's options */
 };
 
 /* Splits "host:port" / "[v6]:port" into host and port text. */
@@ -142,6 +143,7 @@ hsi_api_open(
 	}
 	a->fd              = -1;
 	a->rt.public_reads = opts->public_reads;
+	a->tls             = opts->tls;
 	if (opts->db_url == NULL || *opts->db_url == '\0'
 	    || opts->events_url == NULL) {
 		snprintf(err, err_size,
@@ -241,7 +243,7 @@ int
 hsi_api_start(hsi_api *a, char *err, size_t err_size)
 {
 	int rv = hsi_events_start(
-	    a->events_url, a->rt.cache, &a->events, err, err_size);
+	    a->events_url, &a->tls, a->rt.cache, &a->events, err, err_size);
 	if (rv != 0) {
 		return rv;
 	}

@@ -14,6 +14,8 @@
 #define HSI_API_MAX_CONNECTIONS 256
 #define HSI_API_TIMEOUT_S 30
 
+#include "net.h"
+
 typedef struct hsi_api hsi_api;
 
 typedef struct {
@@ -22,6 +24,7 @@ typedef struct {
 	const char *events_url;   /* scorer events PUB (topic score) */
 	const char *static_dir;   /* NULL: no static files */
 	int         public_reads; /* 0: /v1/ reads need a bearer token */
+	hsi_net_tls tls;          /* for a tls+tcp:// events_url */
 } hsi_api_opts;
 
 /*

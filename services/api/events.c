@@ -81,8 +81,8 @@ on_connect(nng_pipe p, nng_pipe_ev what, void *arg)
 }
 
 int
-hsi_events_start(const char *url, hsi_cache *cache, hsi_events **out,
-    char *err, size_t err_size)
+hsi_events_start(const char *url, const hsi_net_tls *tls, hsi_cache *cache,
+    hsi_events **out, char *err, size_t err_size)
 {
 	static const char *const topics[] = { "score\n", NULL };
 	hsi_events              *ev       = calloc(1, sizeof(*ev));
@@ -92,7 +92,7 @@ hsi_events_start(const char *url, hsi_cache *cache, hsi_events **out,
 	}
 	ev->cache = cache;
 	if ((rv = hsi_net_sub_open(
-	         &ev->sock, url, 0, topics, NULL, err, err_size))
+	         &ev->sock, url, 0, topics, tls, err, err_size))
 	    != 0) {
 		free(ev);
 		return rv;

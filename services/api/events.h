@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "cache.h"
+#include "net.h"
 #include "period.h"
 
 typedef struct hsi_events hsi_events;
@@ -20,8 +21,8 @@ typedef struct hsi_events hsi_events;
  * alive until hsi_events_stop returns). Returns 0, HSI_EIO with err, or
  * HSI_ENOMEM.
  */
-int hsi_events_start(const char *url, hsi_cache *cache, hsi_events **out,
-    char *err, size_t err_size);
+int hsi_events_start(const char *url, const hsi_net_tls *tls, hsi_cache *cache,
+    hsi_events **out, char *err, size_t err_size);
 
 /* Closes the socket, joins the thread and frees ev (NULL ok). */
 void hsi_events_stop(hsi_events *ev);

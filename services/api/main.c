@@ -20,6 +20,8 @@ typedef struct {
 	char *listen;
 	char *events_url;
 	char *static_dir;
+	char *tls_cert;
+	char *tls_ca;
 	int   public_reads;
 	char *log_level;
 } api_cfg;
@@ -39,6 +41,10 @@ static const hsi_cfg_opt options[] = {
 	    "directory of dashboard files served under /", 0, 0 },
 	{ "public_reads", HSI_CFG_BOOL, offsetof(api_cfg, public_reads),
 	    "true", "serve /v1/ reads without a token", 0, 0 },
+	{ "tls_cert", HSI_CFG_STR, offsetof(api_cfg, tls_cert), NULL,
+	    "PEM certificate+key for a tls+tcp:// events_url", 0, 0 },
+	{ "tls_ca", HSI_CFG_STR, offsetof(api_cfg, tls_ca), NULL,
+	    "PEM CA for a tls+tcp:// events_url", 0, 0 },
 	{ "log_level", HSI_CFG_STR, offsetof(api_cfg, log_level), "info",
 	    "debug (one line per request), info, warn or error", 0, 0 },
 	{ NULL, HSI_CFG_STR, 0, NULL, NULL, 0, 0 },
@@ -50,7 +56,8 @@ run(const api_cfg *cfg, const sigset_t *set)
 	char         err[600];
 	hsi_api     *a;
 	hsi_api_opts opts = { cfg->db_url, cfg->listen, cfg->events_url,
-		cfg->static_dir, cfg->public_reads };
+		cfg->static_dir, cfg->public_reads,
+		{ cfg->tls_cert, NULL, cfg->tls_ca } };
 	int          rv   = hsi_api_open(&opts, &a, err, sizeof(err));
 	if (rv != 0) {
 		hsi_log_error(err, NULL);

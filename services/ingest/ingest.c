@@ -437,7 +437,7 @@ send_window(hsi_ingest *n)
 static int
 move_to(const char *inbox, const char *name, const char *dir)
 {
-	char from[4352], to[4352];
+	char from[8448], to[8448];
 	snprintf(from, sizeof(from), "%s/%s", inbox, name);
 	snprintf(to, sizeof(to), "%s/%s", dir, name);
 	return rename(from, to) == 0 ? 0 : HSI_EIO;
@@ -489,8 +489,9 @@ start_file(hsi_ingest *n, const char *name)
 		    n->cat, n->cfg->agency, buf, len, &n->batch);
 		unsigned char h[SHA256_DIGEST_LENGTH];
 		SHA256((unsigned char *) buf, len, h);
-		hsi_hex(h, 16, n->file_id);
-		snprintf(n->file_id + 32, sizeof(n->file_id) - 32, "-%" PRIu64,
+		char hex[33];
+		hsi_hex(h, 16, hex);
+		snprintf(n->file_id, sizeof(n->file_id), "%s-%" PRIu64, hex,
 		    n->next_seq);
 		free(buf);
 	}

@@ -89,7 +89,7 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
                 check(False, "%s stops on SIGTERM" % p.args[0])
-        subprocess.run(["bash", pg_sh, "stop", pg_dir], capture_output=True)
+        subprocess.run(["bash", pg_sh, "destroy", pg_dir], capture_output=True)
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
 
