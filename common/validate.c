@@ -13,6 +13,7 @@
 #include "csv.h"
 #include "error.h"
 
+/* CSV columns are the format-neutral fields, in the same order. */
 enum { C_INDICATOR, C_AREA, C_PERIOD, C_VALUE, C_STATUS, C_NOTE, C_COUNT };
 static const char *const col_names[C_COUNT]
     = { "indicator", "area", "period", "value", "status", "note" };
@@ -295,67 +296,54 @@ fld(const hsi_csv_row *row, int c)
 }
 
 static int
-copy_field(hsi_batch *b, const hsi_csv_row *row, const hsi_csv_field *f,
-    const char *name, char *dst, size_t size, int *bad)
+copy_field(hsi_batch *b, size_t line, const hsi_csv_field *f, const char *name,
+    char *dst, size_t size, int *bad)
 {
 	if (f == NULL || f->len == 0) {
 		*bad = 1;
-		return add_issue(b, row->line, f ? f->col : 1, "E_FIELD_EMPTY",
+		return add_issue(b, line, f ? f->col : 1, "E_FIELD_EMPTY",
 		    name, "", "field %s is empty; every row needs one", name);
 	}
 	if (f->len >= size) {
 		*bad = 1;
-		return add_issue(b, row->line, f->col, "E_TOO_LONG", name,
-		    f->ptr, "field %s is longer than %zu bytes", name,
-		    size - 1);
+		return add_issue(b, line, f->col, "E_TOO_LONG", name, f->ptr,
+		    "field %s is longer than %zu bytes", name, size - 1);
 	}
 	memcpy(dst, f->ptr, f->len + 1);
 	return 0;
 }
 
-static size_t
-field_col(const hsi_csv_row *row, int c, const char *name)
-{
-	const hsi_csv_field *f = fld(row, c);
-	if (f != NULL) {
-		return f->col;
-	}
-	(void) name;
-	return 1;
-}
-
-static int
-parse_row(hsi_batch *b, const hsi_catalog *cat, const char *agency,
-    const hsi_csv_row *row, const int col[C_COUNT])
+int
+hsi_validate_row(hsi_batch *b, const hsi_catalog *cat, const char *agency,
+    size_t line, const hsi_csv_field *const f[HSI_F_COUNT])
 {
 	int      bad = 0, rv;
 	hsi_obs *o   = new_obs(b);
 	if (o == NULL) {
 		return HSI_ENOMEM;
 	}
-	o->row = (uint32_t) row->line;
-	if ((rv = copy_field(b, row, fld(row, col[C_INDICATOR]), "indicator",
+	o->row = (uint32_t) line;
+	if ((rv = copy_field(b, line, f[HSI_F_INDICATOR], "indicator",
 	         o->indicator, sizeof(o->indicator), &bad))
-	    || (rv = copy_field(b, row, fld(row, col[C_AREA]), "area", o->area,
+	    || (rv = copy_field(b, line, f[HSI_F_AREA], "area", o->area,
 	            sizeof(o->area), &bad))
-	    || (rv = copy_field(b, row, fld(row, col[C_PERIOD]), "period",
-	            o->period, 64 > sizeof(o->period) ? sizeof(o->period) : 64,
-	            &bad))) {
+	    || (rv = copy_field(b, line, f[HSI_F_PERIOD], "period", o->period,
+	            64 > sizeof(o->period) ? sizeof(o->period) : 64, &bad))) {
 		return rv;
 	}
 	if (bad) {
 		return 0;
 	}
-	const hsi_csv_field *st = fld(row, col[C_STATUS]);
+	const hsi_csv_field *st = f[HSI_F_STATUS];
 	o->status               = st && st->len ? st->ptr[0] : 'A';
 	if (st && st->len > 1) {
 		o->status = '?';
 	}
-	const hsi_csv_field *vf = fld(row, col[C_VALUE]);
+	const hsi_csv_field *vf = f[HSI_F_VALUE];
 	if (vf && vf->len > 0) {
 		if (hsi_parse_value(vf->ptr, &o->value) != 0) {
-			return add_issue(b, row->line, vf->col, "E_VALUE",
-			    "value", vf->ptr,
+			return add_issue(b, line, vf->col, "E_VALUE", "value",
+			    vf->ptr,
 			    "'%s' is not a number; write digits with an "
 			    "optional '.' decimal point and no thousands "
 			    "separator (e.g. 1234.5)",
@@ -372,29 +360,29 @@ parse_row(hsi_batch *b, const hsi_catalog *cat, const char *agency,
 	hsi_period     p;
 	hsi_period_err perr;
 	if (hsi_period_parse(o->period, strlen(o->period), &p, &perr) != 0) {
-		return add_issue(b, row->line,
-		    field_col(row, col[C_PERIOD], "period") + perr.offset,
+		return add_issue(b, line,
+		    (f[HSI_F_PERIOD] ? f[HSI_F_PERIOD]->col : 1) + perr.offset,
 		    "E_PERIOD", "period", o->period, "%s", perr.msg);
 	}
 	hsi_period_format(&p, o->period, sizeof(o->period));
 	hsi_issue iss;
 	if (hsi_validate_obs(cat, agency, o, &iss) != 0) {
-		int c = strcmp(iss.field, "indicator") == 0 ? col[C_INDICATOR]
-		    : strcmp(iss.field, "area") == 0        ? col[C_AREA]
-		    : strcmp(iss.field, "period") == 0      ? col[C_PERIOD]
-		    : strcmp(iss.field, "status") == 0      ? col[C_STATUS]
-		                                            : col[C_VALUE];
+		int c = strcmp(iss.field, "indicator") == 0 ? HSI_F_INDICATOR
+		    : strcmp(iss.field, "area") == 0        ? HSI_F_AREA
+		    : strcmp(iss.field, "period") == 0      ? HSI_F_PERIOD
+		    : strcmp(iss.field, "status") == 0      ? HSI_F_STATUS
+		                                            : HSI_F_VALUE;
 		if (strcmp(iss.code, "E_UNKNOWN_AREA") == 0) {
 			snprintf(iss.value, sizeof(iss.value), "%s",
-			    fld(row, col[C_AREA])->ptr);
+			    f[HSI_F_AREA]->ptr);
 		}
-		return add_issue(b, row->line, field_col(row, c, iss.field),
-		    iss.code, iss.field, iss.value, "%s", iss.msg);
+		return add_issue(b, line, f[c] ? f[c]->col : 1, iss.code,
+		    iss.field, iss.value, "%s", iss.msg);
 	}
-	const hsi_csv_field *nf = fld(row, col[C_NOTE]);
+	const hsi_csv_field *nf = f[HSI_F_NOTE];
 	if (nf && nf->len > HSI_NOTE_MAX) {
-		return add_issue(b, row->line, nf->col, "E_TOO_LONG", "note",
-		    "", "note is longer than %d bytes", HSI_NOTE_MAX);
+		return add_issue(b, line, nf->col, "E_TOO_LONG", "note", "",
+		    "note is longer than %d bytes", HSI_NOTE_MAX);
 	}
 	if (nf && nf->len > 0 && (o->note = strdup(nf->ptr)) == NULL) {
 		return HSI_ENOMEM;
@@ -422,8 +410,8 @@ cmp_key(const void *x, const void *y)
 
 /* Both rows of a duplicated key are wrong (which one is meant?), so all
  * are reported and removed from the valid set. */
-static int
-check_duplicates(hsi_batch *b)
+int
+hsi_validate_done(hsi_batch *b)
 {
 	if (b->n_obs < 2) {
 		return 0;
@@ -518,12 +506,16 @@ hsi_validate_csv(const hsi_catalog *cat, const char *agency, const char *buf,
 			    "(quote a note that contains commas)",
 			    row.nfields, C_COUNT);
 		} else {
-			rv = parse_row(b, cat, agency, &row, col);
+			const hsi_csv_field *f[HSI_F_COUNT];
+			for (int c = 0; c < C_COUNT; c++) {
+				f[c] = fld(&row, col[c]);
+			}
+			rv = hsi_validate_row(b, cat, agency, row.line, f);
 		}
 		if (b->n_issues > before || b->truncated) {
 			b->bad_rows++;
 		}
 	}
 	hsi_csv_close(csv);
-	return rv != 0 ? rv : check_duplicates(b);
+	return rv != 0 ? rv : hsi_validate_done(b);
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "catalog.h"
+#include "csv.h"
 #include "period.h"
 
 #define HSI_NOTE_MAX 1000 /* bytes */
@@ -63,6 +64,31 @@ void hsi_batch_fini(hsi_batch *b);
  */
 int hsi_validate_csv(const hsi_catalog *cat, const char *agency,
     const char *buf, size_t len, hsi_batch *b);
+
+/* The fields of one row, in any file format. */
+enum {
+	HSI_F_INDICATOR = 0,
+	HSI_F_AREA,
+	HSI_F_PERIOD,
+	HSI_F_VALUE,
+	HSI_F_STATUS,
+	HSI_F_NOTE,
+	HSI_F_COUNT
+};
+
+/*
+ * Validates one row given as text fields (NULL where the format has
+ * none; each NUL-terminated with its line and column for messages) and
+ * appends it to b->obs or its problems to b->issues. This is the one row
+ * check behind every format (CSV, JSON lines, SDMX-CSV). Returns 0 or
+ * HSI_ENOMEM. Call hsi_validate_done once after the last row.
+ */
+int hsi_validate_row(hsi_batch *b, const hsi_catalog *cat, const char *agency,
+    size_t line, const hsi_csv_field *const f[HSI_F_COUNT]);
+
+/* Finishes a file: refuses every row of a duplicated key (E_DUPLICATE).
+ * Returns 0 or HSI_ENOMEM. */
+int hsi_validate_done(hsi_batch *b);
 
 /*
  * Checks one observation that arrived already parsed (at the scorer):
