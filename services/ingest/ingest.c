@@ -1,51 +1,50 @@
 /*
- * ingest.c: the agency node (see ingest.h and docs/protocol.md).
+ * ingest.c: the agency node's network side and main loop (see ingest.h
+ * and docs/protocol.md).
  *
- * One file is in flight at a time: it is validated, cut into parts that
- * each fit well inside the 1 MiB message cap, and the parts are sent
- * within a bounded window. The scorer's ack is cumulative, so anything
- * lost (a part before the pipe connected, an ack) is repaired by resending
- * from the acknowledged point (go-back-N).
+ * Parts wait in the outbox until the scorer's cumulative ack covers them.
+ * They are sent within a window of WINDOW_PARTS beyond the acked point and
+ * resent from that point after resend_ms without progress (go-back-N):
+ * nng PUB silently drops what it cannot deliver, so this resend is the
+ * whole of the reliability. When no authenticated ack or heartbeat has
+ * been heard for LINK_TIMEOUT_MS the link is taken as down and only the
+ * first pending part is sent, as a probe.
  */
 #include "ingest.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include "catalog.h"
-#include "envelope.h"
 #include "error.h"
+#include "ingest_int.h"
 #include "log.h"
 #include "net.h"
-#include "report.h"
-#include "rxq.h"
 #include "validate.h"
-
-#define WINDOW_PARTS 128
-#define PART_MAX_BYTES (512 * 1024)
 
 #define O(f) offsetof(hsi_ingest_config, f)
 const hsi_cfg_opt hsi_ingest_opts[] = {
 	{ "agency", HSI_CFG_STR, O(agency), NULL, "agency code (required)", 0,
 	    0 },
 	{ "node_id", HSI_CFG_STR, O(node_id), NULL,
-	    "this node's name (default AGENCY-node)", 0, 0 },
+	    "this node's name (default: the agency code)", 0, 0 },
 	{ "key_file", HSI_CFG_STR, O(key_file), NULL,
-	    "key file from 'hsictl key rotate' (required)", 0, 0 },
+	    "key file from 'hsictl key rotate' (reloaded on SIGHUP)", 0, 0 },
 	{ "scorer_url", HSI_CFG_STR, O(scorer_url), "tcp://127.0.0.1:7450",
 	    "the scorer's ingest address", 0, 0 },
 	{ "events_url", HSI_CFG_STR, O(events_url), "tcp://127.0.0.1:7451",
 	    "the scorer's events address (acks, catalog)", 0, 0 },
 	{ "inbox", HSI_CFG_STR, O(inbox), NULL,
-	    "folder watched for files (required)", 0, 0 },
+	    "folder watched for files (required); sending/, done/ and "
+	    "rejected/ are made beside it",
+	    0, 0 },
+	{ "state_dir", HSI_CFG_STR, O(state_dir), NULL,
+	    "folder of the outbox database (default: INBOX/../state)", 0, 0 },
 	{ "tls_cert", HSI_CFG_STR, O(tls_cert), NULL,
 	    "PEM certificate+key for tls+tcp://", 0, 0 },
 	{ "tls_ca", HSI_CFG_STR, O(tls_ca), NULL, "PEM CA for tls+tcp://", 0,
@@ -58,6 +57,8 @@ const hsi_cfg_opt hsi_ingest_opts[] = {
 	    "largest file accepted", 1, 4096 },
 	{ "partial", HSI_CFG_BOOL, O(partial), "false",
 	    "send the valid rows of a file that has invalid ones", 0, 0 },
+	{ "dry_run", HSI_CFG_BOOL, O(dry_run), "false",
+	    "submit: only validate and report", 0, 0 },
 	{ "once", HSI_CFG_BOOL, O(once), "false",
 	    "exit when the inbox is empty and all is acknowledged", 0, 0 },
 	{ "log_level", HSI_CFG_STR, O(log_level), "info",
@@ -66,39 +67,11 @@ const hsi_cfg_opt hsi_ingest_opts[] = {
 };
 #undef O
 
-typedef struct {
-	unsigned char *wire;
-	size_t         len;
-	uint64_t       seq;
-} part;
-
-struct hsi_ingest {
-	const hsi_ingest_config *cfg;
-	char                     node_id[64];
-	hsi_key                  key;
-	hsi_catalog             *cat;
-	nng_socket               pub, sub;
-	hsi_rxq                 *rxq;
-	uint64_t                 epoch;
-	uint64_t                 next_seq;
-	uint64_t                 acked;
-	char                     done_dir[4096], rejected_dir[4096];
-	/* the file in flight */
-	char              name[256];
-	char              file_id[80];
-	hsi_batch         batch;
-	part             *parts;
-	size_t            n_parts;
-	Hsi__FileVerdict *verdict;
-	long long         last_progress_ms;
-	int               any_rejected;
-};
-
-static long long
-now_ms(void)
+long long
+hsi_ingest_now_ms(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -114,15 +87,53 @@ make_dir(const char *path, char *err, size_t err_size)
 }
 
 int
+hsi_ingest_state_path(const hsi_ingest_config *cfg, char *path, size_t size)
+{
+	if (cfg->state_dir != NULL) {
+		snprintf(path, size, "%s", cfg->state_dir);
+	} else {
+		snprintf(path, size, "%s/../state", cfg->inbox);
+	}
+	return 0;
+}
+
+static void
+load_cached_catalog(hsi_ingest *n)
+{
+	unsigned char *snap;
+	size_t         len;
+	if (hsi_outbox_load_catalog(n->ob, &snap, &len) != 0) {
+		return;
+	}
+	Hsi__CatalogSnapshot *s = (Hsi__CatalogSnapshot *) hsi_pb_unpack(
+	    &hsi__catalog_snapshot__descriptor, snap, len);
+	if (s != NULL && hsi_catalog_from_snapshot(s, &n->cat) == 0) {
+		hsi_log_info("cached catalog loaded", "{s:i}", "version",
+		    (int) n->cat->version);
+	}
+	hsi_pb_free((ProtobufCMessage *) s);
+	free(snap);
+}
+
+int
+hsi_ingest_open_outbox(const hsi_ingest_config *cfg, const char *node_id,
+    hsi_outbox **ob, char *err, size_t err_size)
+{
+	char dir[4096], path[4200];
+	hsi_ingest_state_path(cfg, dir, sizeof(dir));
+	int rv = make_dir(dir, err, err_size);
+	if (rv == 0) {
+		snprintf(path, sizeof(path), "%s/outbox.db", dir);
+		rv = hsi_outbox_open(
+		    path, cfg->agency, node_id, ob, err, err_size);
+	}
+	return rv;
+}
+
+int
 hsi_ingest_open(
     const hsi_ingest_config *cfg, hsi_ingest **out, char *err, size_t err_size)
 {
-	if (cfg->agency == NULL || cfg->key_file == NULL
-	    || cfg->inbox == NULL) {
-		snprintf(err, err_size,
-		    "agency, key_file and inbox are required (see --help)");
-		return HSI_EINVAL;
-	}
 	hsi_ingest *n = calloc(1, sizeof(*n));
 	if (n == NULL) {
 		return HSI_ENOMEM;
@@ -130,7 +141,8 @@ hsi_ingest_open(
 	n->cfg = cfg;
 	snprintf(n->node_id, sizeof(n->node_id), "%s",
 	    cfg->node_id ? cfg->node_id : cfg->agency);
-	hsi_batch_init(&n->batch);
+	hsi_ingest_dirs(cfg->inbox, n->sending_dir, n->done_dir,
+	    n->rejected_dir, sizeof(n->done_dir));
 	int rv = hsi_key_load(cfg->key_file, &n->key, err, err_size);
 	if (rv == 0 && strcmp(n->key.agency, cfg->agency) != 0) {
 		snprintf(err, err_size,
@@ -138,26 +150,22 @@ hsi_ingest_open(
 		    n->key.agency, cfg->agency);
 		rv = HSI_EINVAL;
 	}
-	snprintf(n->done_dir, sizeof(n->done_dir), "%s/../done", cfg->inbox);
-	snprintf(n->rejected_dir, sizeof(n->rejected_dir), "%s/../rejected",
-	    cfg->inbox);
 	if (rv == 0
 	    && ((rv = make_dir(cfg->inbox, err, err_size))
+	        || (rv = make_dir(n->sending_dir, err, err_size))
 	        || (rv = make_dir(n->done_dir, err, err_size))
-	        || (rv = make_dir(n->rejected_dir, err, err_size)))) {
+	        || (rv = make_dir(n->rejected_dir, err, err_size))
+	        || (rv = hsi_ingest_open_outbox(
+	                cfg, n->node_id, &n->ob, err, err_size)))) {
 		goto fail;
 	}
 	if (rv != 0) {
 		goto fail;
 	}
-	/* A new epoch per start: this node keeps no outbox yet, so its
-	 * sequence restarts and must not look like a replay. */
-	if (RAND_bytes((unsigned char *) &n->epoch, sizeof(n->epoch)) != 1) {
-		rv = HSI_EIO;
-		goto fail;
-	}
-	n->epoch &= 0x7fffffffffffffffULL; /* stored as bigint */
-	n->next_seq = 1;
+	hsi_outbox_status st;
+	hsi_outbox_status_get(n->ob, &st);
+	n->acked = st.acked_seq;
+	load_cached_catalog(n);
 	char topic_ack[HSI_TOPIC_MAX];
 	snprintf(topic_ack, sizeof(topic_ack), "ack.%s\n", cfg->agency);
 	const char *topics[] = { "catalog\n", topic_ack, NULL };
@@ -178,27 +186,16 @@ hsi_ingest_open(
 		nng_close(n->pub);
 		goto fail;
 	}
+	hsi_log_info("outbox open", "{s:I, s:I, s:I, s:i}", "epoch",
+	    (json_int_t) st.epoch, "next_seq", (json_int_t) st.next_seq,
+	    "acked_seq", (json_int_t) st.acked_seq, "pending_parts",
+	    (int) st.pending_parts);
 	*out = n;
 	return 0;
 fail:
+	hsi_outbox_close(n->ob);
 	free(n);
 	return rv;
-}
-
-static void
-drop_file(hsi_ingest *n)
-{
-	for (size_t i = 0; i < n->n_parts; i++) {
-		free(n->parts[i].wire);
-	}
-	free(n->parts);
-	n->parts   = NULL;
-	n->n_parts = 0;
-	n->name[0] = '\0';
-	hsi_batch_fini(&n->batch);
-	hsi_batch_init(&n->batch);
-	hsi_pb_free((ProtobufCMessage *) n->verdict);
-	n->verdict = NULL;
 }
 
 void
@@ -209,9 +206,103 @@ hsi_ingest_close(hsi_ingest *n)
 	}
 	hsi_rxq_stop(n->rxq);
 	nng_close(n->pub);
-	drop_file(n);
+	hsi_outbox_close(n->ob);
 	hsi_catalog_free(n->cat);
 	free(n);
+}
+
+/* ---- outgoing ------------------------------------------------------------
+ */
+
+static void
+seal_and_send(hsi_ingest *n, uint64_t seq, Hsi__PayloadType type,
+    const unsigned char *payload, size_t len)
+{
+	char topic[HSI_TOPIC_MAX];
+	snprintf(topic, sizeof(topic), "obs.%s", n->cfg->agency);
+	Hsi__Envelope env = HSI__ENVELOPE__INIT;
+	env.agency        = n->cfg->agency;
+	env.node_id       = n->node_id;
+	env.epoch         = hsi_outbox_epoch(n->ob);
+	env.seq           = seq;
+	env.sent_unix_ms  = hsi_ingest_now_ms();
+	env.payload_type  = type;
+	env.payload.data  = (uint8_t *) payload;
+	env.payload.len   = len;
+	unsigned char *wire;
+	size_t         wlen;
+	if (hsi_envelope_seal(topic, &env, &n->key, &wire, &wlen) == 0) {
+		hsi_net_send(n->pub, NULL, wire, wlen);
+		free(wire);
+	}
+}
+
+typedef struct {
+	hsi_ingest *n;
+	uint64_t    from, to; /* send seqs in (from, to] */
+	int         probe;    /* link down: one part only */
+	int         sent;
+} send_ctx;
+
+static void
+send_one(void *arg, uint64_t seq, const unsigned char *payload, size_t len)
+{
+	send_ctx *c = arg;
+	if (seq <= c->from || seq > c->to || (c->probe && c->sent > 0)) {
+		return;
+	}
+	seal_and_send(
+	    c->n, seq, HSI__PAYLOAD_TYPE__OBSERVATION_BATCH, payload, len);
+	c->sent++;
+	if (seq > c->n->sent_hi) {
+		c->n->sent_hi = seq;
+	}
+}
+
+/* Sends parts within the window; from_acked: go back to the acked point
+ * (a resend), else only parts never sent since the last resend. */
+static void
+send_window(hsi_ingest *n, int from_acked)
+{
+	long long now   = hsi_ingest_now_ms();
+	int       probe = now - n->last_heard_ms > LINK_TIMEOUT_MS;
+	send_ctx  c     = { n, from_acked ? n->acked : n->sent_hi,
+		     n->acked + WINDOW_PARTS, probe, 0 };
+	if (from_acked) {
+		n->sent_hi = n->acked;
+	}
+	if (c.from >= c.to) {
+		return;
+	}
+	hsi_outbox_pending(n->ob, WINDOW_PARTS, send_one, &c);
+	if (from_acked) {
+		n->last_progress_ms = now;
+	}
+}
+
+static void
+send_status(hsi_ingest *n, Hsi__Ack *ack)
+{
+	Hsi__NodeStatus st  = HSI__NODE_STATUS__INIT;
+	char          **ids = calloc(ack->n_verdicts + 1, sizeof(char *));
+	if (ids == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < ack->n_verdicts; i++) {
+		ids[i] = ack->verdicts[i]->file_id;
+	}
+	st.n_verdicts_received = ack->n_verdicts;
+	st.verdicts_received   = ids;
+	st.acked_seq           = n->acked;
+	size_t         len     = hsi__node_status__get_packed_size(&st);
+	unsigned char *buf     = malloc(len + 1);
+	if (buf != NULL) {
+		hsi__node_status__pack(&st, buf);
+		/* seq 0: a status takes no place in the sequence. */
+		seal_and_send(n, 0, HSI__PAYLOAD_TYPE__NODE_STATUS, buf, len);
+	}
+	free(buf);
+	free(ids);
 }
 
 /* ---- incoming: catalog and acks ----------------------------------------- */
@@ -230,6 +321,9 @@ on_catalog(hsi_ingest *n, const Hsi__Envelope *env)
 	    && hsi_catalog_from_snapshot(snap, &c) == 0) {
 		hsi_catalog_free(n->cat);
 		n->cat = c;
+		/* Cached so files can be validated while the link is down. */
+		hsi_outbox_save_catalog(
+		    n->ob, c->version, env->payload.data, env->payload.len);
 		hsi_log_info("catalog received", "{s:i, s:i}", "version",
 		    (int) c->version, "indicators", (int) c->n_ind);
 	}
@@ -237,12 +331,39 @@ on_catalog(hsi_ingest *n, const Hsi__Envelope *env)
 }
 
 static void
+record_verdicts(hsi_ingest *n, Hsi__Ack *ack)
+{
+	for (size_t i = 0; i < ack->n_verdicts; i++) {
+		Hsi__FileVerdict *v   = ack->verdicts[i];
+		size_t            len = hsi__file_verdict__get_packed_size(v);
+		unsigned char    *b   = malloc(len + 1);
+		char              name[256];
+		if (b == NULL) {
+			continue;
+		}
+		hsi__file_verdict__pack(v, b);
+		if (hsi_outbox_verdict(n->ob, v->file_id, v->state, b, len,
+		        name, sizeof(name))
+		    == 1) {
+			hsi_ingest_file_done(n, name, v);
+		}
+		free(b);
+	}
+	if (ack->n_verdicts > 0) {
+		send_status(n, ack);
+	}
+}
+
+static void
 on_ack(hsi_ingest *n, const char *topic, const Hsi__Envelope *env)
 {
-	/* An ack not signed with our key is ignored: a forged ack could
-	 * otherwise make us drop data the scorer never stored. */
-	if (strcmp(env->key_id, n->key.id) != 0
-	    || hsi_envelope_verify(topic, env, &n->key) != 0) {
+	/* An ack not signed with our key (or the one before a reload) is
+	 * ignored: a forged ack could make us drop data never stored. */
+	const hsi_key *k = strcmp(env->key_id, n->key.id) == 0 ? &n->key
+	    : n->have_old_key && strcmp(env->key_id, n->old_key.id) == 0
+	    ? &n->old_key
+	    : NULL;
+	if (k == NULL || hsi_envelope_verify(topic, env, k) != 0) {
 		hsi_log_warn("ack with bad signature ignored", NULL);
 		return;
 	}
@@ -251,31 +372,17 @@ on_ack(hsi_ingest *n, const char *topic, const Hsi__Envelope *env)
 	if (ack == NULL) {
 		return;
 	}
-	if (strcmp(ack->node_id, n->node_id) == 0 && ack->epoch == n->epoch) {
-		if (ack->acked_seq > n->acked
-		    && ack->acked_seq < n->next_seq) {
+	if (strcmp(ack->node_id, n->node_id) == 0
+	    && ack->epoch == hsi_outbox_epoch(n->ob)) {
+		n->last_heard_ms = hsi_ingest_now_ms();
+		if (hsi_outbox_ack(n->ob, ack->acked_seq) == 1) {
 			n->acked            = ack->acked_seq;
-			n->last_progress_ms = now_ms();
+			n->last_progress_ms = n->last_heard_ms;
+			send_window(n, 0);
 		}
-		for (size_t i = 0; i < ack->n_verdicts; i++) {
-			Hsi__FileVerdict *v = ack->verdicts[i];
-			if (n->name[0] && strcmp(v->file_id, n->file_id) == 0
-			    && n->verdict == NULL) {
-				size_t len
-				    = hsi__file_verdict__get_packed_size(v);
-				uint8_t *b = malloc(len + 1);
-				if (b != NULL) {
-					hsi__file_verdict__pack(v, b);
-					n->verdict = (Hsi__FileVerdict *)
-					    hsi_pb_unpack(
-					        &hsi__file_verdict__descriptor,
-					        b, len);
-					free(b);
-				}
-			}
-		}
+		record_verdicts(n, ack);
 		if (ack->refusal[0]) {
-			hsi_log_warn("scorer refused a message", "{s:s}",
+			hsi_log_warn("the scorer refused a message", "{s:s}",
 			    "reason", ack->refusal);
 		}
 	}
@@ -304,303 +411,75 @@ on_message(hsi_ingest *n, nng_msg *m)
 	hsi_envelope_free(env);
 }
 
-/* ---- outgoing: a file as parts ------------------------------------------ */
+/* ---- the loop ------------------------------------------------------------
+ */
 
-static int
-seal_part(hsi_ingest *n, Hsi__ObservationBatch *b, part *p)
+void
+hsi_ingest_reload_key(hsi_ingest *n)
 {
-	size_t   len = hsi__observation_batch__get_packed_size(b);
-	uint8_t *buf = malloc(len + 1);
-	if (buf == NULL) {
-		return HSI_ENOMEM;
-	}
-	hsi__observation_batch__pack(b, buf);
-	char topic[HSI_TOPIC_MAX];
-	snprintf(topic, sizeof(topic), "obs.%s", n->cfg->agency);
-	Hsi__Envelope env = HSI__ENVELOPE__INIT;
-	env.agency        = n->cfg->agency;
-	env.node_id       = n->node_id;
-	env.epoch         = n->epoch;
-	env.seq           = n->next_seq;
-	env.sent_unix_ms  = (int64_t) time(NULL) * 1000;
-	env.payload_type  = HSI__PAYLOAD_TYPE__OBSERVATION_BATCH;
-	env.payload.data  = buf;
-	env.payload.len   = len;
-	int rv = hsi_envelope_seal(topic, &env, &n->key, &p->wire, &p->len);
-	free(buf);
-	if (rv == 0) {
-		p->seq = n->next_seq++;
-	}
-	return rv;
-}
-
-static size_t
-row_bytes(const hsi_obs *o)
-{
-	return strlen(o->indicator) + strlen(o->area) + strlen(o->period)
-	    + (o->note ? strlen(o->note) : 0) + 40;
-}
-
-/* Cuts the valid rows into parts of at most part_rows rows and
- * PART_MAX_BYTES, each sealed with the next seq. */
-static int
-build_parts(hsi_ingest *n)
-{
-	hsi_batch *b     = &n->batch;
-	size_t     start = 0, cap = 0;
-	size_t     nparts = 0;
-	size_t    *ends   = NULL;
-	/* First pass: where each part ends, to know parts (k of n). */
-	while (start < b->n_obs || (b->n_obs == 0 && nparts == 0)) {
-		size_t end = start, bytes = 0;
-		while (end < b->n_obs
-		    && end - start < (size_t) n->cfg->part_rows
-		    && bytes + row_bytes(&b->obs[end]) < PART_MAX_BYTES) {
-			bytes += row_bytes(&b->obs[end++]);
-		}
-		if (nparts == cap) {
-			cap        = cap ? cap * 2 : 8;
-			size_t *ne = realloc(ends, cap * sizeof(size_t));
-			if (ne == NULL) {
-				free(ends);
-				return HSI_ENOMEM;
-			}
-			ends = ne;
-		}
-		ends[nparts++] = end;
-		start          = end;
-		if (b->n_obs == 0) {
-			break;
-		}
-	}
-	n->parts                    = calloc(nparts, sizeof(part));
-	Hsi__Observation  *ob       = calloc(b->n_obs + 1, sizeof(*ob));
-	Hsi__Observation **pob      = calloc(b->n_obs + 1, sizeof(*pob));
-	int                rv       = (n->parts && ob && pob) ? 0 : HSI_ENOMEM;
-	static char        st[4][2] = { "A", "E", "P", "M" };
-	for (size_t i = 0; rv == 0 && i < b->n_obs; i++) {
-		hsi_obs *o = &b->obs[i];
-		hsi__observation__init(&ob[i]);
-		ob[i].indicator = o->indicator;
-		ob[i].area      = o->area;
-		ob[i].period    = o->period;
-		ob[i].value     = o->value;
-		ob[i].has_value = o->has_value;
-		ob[i].status    = st[o->status == 'E' ? 1
-		           : o->status == 'P'         ? 2
-		           : o->status == 'M'         ? 3
-		                                      : 0];
-		ob[i].note      = o->note ? o->note : (char *) "";
-		ob[i].row       = o->row;
-		pob[i]          = &ob[i];
-	}
-	start = 0;
-	for (size_t k = 0; rv == 0 && k < nparts; k++) {
-		Hsi__ObservationBatch batch = HSI__OBSERVATION_BATCH__INIT;
-		batch.file_id               = n->file_id;
-		batch.file_name             = n->name;
-		batch.part                  = (uint32_t) k + 1;
-		batch.parts                 = (uint32_t) nparts;
-		batch.catalog_version       = n->cat->version;
-		batch.rows_in_file          = (uint32_t) b->rows;
-		batch.partial               = n->cfg->partial;
-		batch.n_observations        = ends[k] - start;
-		batch.observations          = pob + start;
-		rv    = seal_part(n, &batch, &n->parts[k]);
-		start = ends[k];
-		if (rv == 0) {
-			n->n_parts++;
-		}
-	}
-	free(ends);
-	free(ob);
-	free(pob);
-	return rv;
-}
-
-static void
-send_window(hsi_ingest *n)
-{
-	for (size_t i = 0; i < n->n_parts; i++) {
-		part *p = &n->parts[i];
-		if (p->seq <= n->acked) {
-			continue;
-		}
-		if (p->seq > n->acked + WINDOW_PARTS) {
-			break;
-		}
-		hsi_net_send(n->pub, NULL, p->wire, p->len);
-	}
-	n->last_progress_ms = now_ms();
-}
-
-static int
-move_to(const char *inbox, const char *name, const char *dir)
-{
-	char from[8448], to[8448];
-	snprintf(from, sizeof(from), "%s/%s", inbox, name);
-	snprintf(to, sizeof(to), "%s/%s", dir, name);
-	return rename(from, to) == 0 ? 0 : HSI_EIO;
-}
-
-static void
-write_report(hsi_ingest *n, const char *dir, const char *state)
-{
-	char path[4352];
-	snprintf(path, sizeof(path), "%s/%s.report.json", dir, n->name);
-	hsi_report_write(path, n->name, state, &n->batch, n->verdict);
-}
-
-static int
-read_file(const char *path, long max_bytes, char **buf, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
-		return HSI_EIO;
-	}
-	char  *b = malloc((size_t) max_bytes + 1);
-	size_t n = b ? fread(b, 1, (size_t) max_bytes + 1, f) : 0;
-	fclose(f);
-	if (b == NULL) {
-		return HSI_ENOMEM;
-	}
-	if (n > (size_t) max_bytes) {
-		free(b);
-		return HSI_ETOOBIG;
-	}
-	*buf = b;
-	*len = n;
-	return 0;
-}
-
-/* Validates the file; on success it becomes the file in flight. */
-static void
-start_file(hsi_ingest *n, const char *name)
-{
-	char path[4352];
-	snprintf(path, sizeof(path), "%s/%s", n->cfg->inbox, name);
-	snprintf(n->name, sizeof(n->name), "%s", name);
-	char  *buf;
-	size_t len;
-	int    rv
-	    = read_file(path, n->cfg->max_file_mb * 1024 * 1024, &buf, &len);
-	if (rv == 0) {
-		rv = hsi_validate_csv(
-		    n->cat, n->cfg->agency, buf, len, &n->batch);
-		unsigned char h[SHA256_DIGEST_LENGTH];
-		SHA256((unsigned char *) buf, len, h);
-		char hex[33];
-		hsi_hex(h, 16, hex);
-		snprintf(n->file_id, sizeof(n->file_id), "%s-%" PRIu64, hex,
-		    n->next_seq);
-		free(buf);
-	}
-	int reject = rv != 0 || n->batch.file_error
-	    || (n->batch.n_issues > 0 && !n->cfg->partial)
-	    || (n->batch.n_obs == 0 && n->batch.n_issues > 0);
-	if (reject) {
-		hsi_report_print(name, &n->batch);
-		hsi_log_warn("file rejected", "{s:s, s:i, s:i, s:s}", "file",
-		    name, "rows", (int) n->batch.rows, "issues",
-		    (int) n->batch.n_issues, "error",
-		    rv ? hsi_strerror(rv) : "invalid rows");
-		write_report(n, n->rejected_dir, "rejected");
-		move_to(n->cfg->inbox, name, n->rejected_dir);
-		n->any_rejected = 1;
-		drop_file(n);
+	char    err[512];
+	hsi_key k;
+	if (hsi_key_load(n->cfg->key_file, &k, err, sizeof(err)) != 0
+	    || strcmp(k.agency, n->cfg->agency) != 0) {
+		hsi_log_error("key reload failed; keeping the current key",
+		    "{s:s}", "error", err);
 		return;
 	}
-	if (build_parts(n) != 0) {
-		hsi_log_error("cannot build parts", "{s:s}", "file", name);
-		drop_file(n);
-		return;
+	if (strcmp(k.id, n->key.id) != 0) {
+		n->old_key      = n->key;
+		n->have_old_key = 1;
+		n->key          = k;
+		hsi_log_info("key reloaded", "{s:s}", "key_id", k.id);
 	}
-	hsi_log_info("sending file", "{s:s, s:i, s:i}", "file", name, "rows",
-	    (int) n->batch.n_obs, "parts", (int) n->n_parts);
-	send_window(n);
 }
 
-static void
-finish_file(hsi_ingest *n)
-{
-	write_report(n, n->done_dir, "applied");
-	move_to(n->cfg->inbox, n->name, n->done_dir);
-	hsi_log_info("file delivered", "{s:s, s:i, s:i, s:i, s:i}", "file",
-	    n->name, "imported", n->verdict ? (int) n->verdict->imported : -1,
-	    "updated", n->verdict ? (int) n->verdict->updated : -1, "ignored",
-	    n->verdict ? (int) n->verdict->ignored : -1, "rejected",
-	    n->verdict ? (int) n->verdict->rejected : -1);
-	drop_file(n);
-}
-
-/* The first file of the inbox in name order; skips hidden and partial
- * names (".x", "*.tmp", "*.part") that a copy may still be writing. */
 static int
-next_inbox_file(hsi_ingest *n, char *name, size_t size)
+all_done(hsi_ingest *n)
 {
-	DIR *d = opendir(n->cfg->inbox);
-	if (d == NULL) {
-		return 0;
-	}
-	char          *best = NULL;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		size_t l = strlen(e->d_name);
-		if (e->d_name[0] == '.'
-		    || (l > 4 && strcmp(e->d_name + l - 4, ".tmp") == 0)
-		    || (l > 5 && strcmp(e->d_name + l - 5, ".part") == 0)) {
-			continue;
-		}
-		if (best == NULL || strcmp(e->d_name, best) < 0) {
-			free(best);
-			best = strdup(e->d_name);
-		}
-	}
-	closedir(d);
-	if (best == NULL) {
-		return 0;
-	}
-	snprintf(name, size, "%s", best);
-	free(best);
-	return 1;
+	hsi_outbox_status st;
+	hsi_outbox_status_get(n->ob, &st);
+	return st.pending_parts == 0 && st.pending_files == 0;
 }
 
 int
-hsi_ingest_run(hsi_ingest *n, volatile sig_atomic_t *stop)
+hsi_ingest_run(
+    hsi_ingest *n, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
 {
 	long long waiting_log = 0;
 	hsi_log_info("ready", "{s:s, s:s, s:s}", "agency", n->cfg->agency,
 	    "node", n->node_id, "inbox", n->cfg->inbox);
 	while (!*stop) {
-		nng_msg *m = hsi_rxq_get(n->rxq, 50);
+		if (reload && *reload) {
+			*reload = 0;
+			hsi_ingest_reload_key(n);
+		}
+		nng_msg *m = hsi_rxq_get(n->rxq, 20);
 		if (m != NULL) {
 			on_message(n, m);
 			nng_msg_free(m);
+			continue;
+		}
+		long long now = hsi_ingest_now_ms();
+		if (n->last_heard_ms > n->last_heard_saved_ms + 2000) {
+			hsi_outbox_heard(n->ob, n->last_heard_ms);
+			n->last_heard_saved_ms = n->last_heard_ms;
+		}
+		if (now - n->last_progress_ms >= n->cfg->resend_ms) {
+			send_window(n, 1);
 		}
 		if (n->cat == NULL) {
-			if (now_ms() - waiting_log > 5000) {
+			if (now - waiting_log > 5000) {
 				hsi_log_info(
 				    "waiting for the catalog from the "
 				    "scorer",
 				    "{s:s}", "events_url", n->cfg->events_url);
-				waiting_log = now_ms();
+				waiting_log = now;
 			}
 			continue;
 		}
-		if (n->name[0] != '\0') {
-			uint64_t last = n->parts[n->n_parts - 1].seq;
-			if (n->acked >= last) {
-				finish_file(n);
-			} else if (now_ms() - n->last_progress_ms
-			    >= n->cfg->resend_ms) {
-				send_window(n);
-			}
-			continue;
-		}
-		char name[256];
-		if (next_inbox_file(n, name, sizeof(name))) {
-			start_file(n, name);
-		} else if (n->cfg->once) {
+		if (hsi_ingest_intake(n)) {
+			send_window(n, 0);
+		} else if (n->cfg->once && all_done(n)) {
 			break;
 		}
 	}

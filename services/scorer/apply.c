@@ -26,7 +26,6 @@ typedef struct {
 	Hsi__RowRejection **rej;
 	size_t              n_rej, cap_rej;
 	char                state[16];
-	int                 done; /* the file was completed by this part */
 } file_result;
 
 int
@@ -34,7 +33,8 @@ hsi_scorer_load_keys(hsi_scorer *s)
 {
 	PGresult *r = hsi_db_query(s->db, "load keys",
 	    "SELECT agency, key_id, encode(secret, 'hex') FROM agency_key "
-	    "WHERE retired_at IS NULL OR retired_at > now()",
+	    "WHERE retired_at IS NULL OR retired_at > now() "
+	    "ORDER BY created_at DESC",
 	    0, NULL);
 	if (r == NULL) {
 		return HSI_EDB;
@@ -60,18 +60,21 @@ hsi_scorer_load_keys(hsi_scorer *s)
 	return 0;
 }
 
-static const hsi_key *
-find_key(hsi_scorer *s, const char *agency, const char *id, int reload)
+const hsi_key *
+hsi_scorer_find_key(
+    hsi_scorer *s, const char *agency, const char *id, int reload)
 {
+	/* Keys are loaded newest first, so with id NULL this is the newest
+	 * valid key of the agency. */
 	for (size_t i = 0; i < s->n_keys; i++) {
-		if (strcmp(s->keys[i].id, id) == 0
+		if ((id == NULL || strcmp(s->keys[i].id, id) == 0)
 		    && strcmp(s->keys[i].agency, agency) == 0) {
 			return &s->keys[i];
 		}
 	}
 	/* A key rotated after start-up is in the database, not yet here. */
 	if (reload && hsi_scorer_load_keys(s) == 0) {
-		return find_key(s, agency, id, 0);
+		return hsi_scorer_find_key(s, agency, id, 0);
 	}
 	return NULL;
 }
@@ -101,51 +104,6 @@ quarantine(hsi_scorer *s, const Hsi__Envelope *env, const char *reason,
 	hsi_log_warn("message refused", "{s:s, s:s, s:s}", "reason", reason,
 	    "agency", env && env->agency ? env->agency : "?", "detail",
 	    detail ? detail : "");
-}
-
-/* Publishes the cumulative ack for (agency, node, epoch), signed with the
- * agency's key so a node can tell it from a forgery. */
-static void
-send_ack(hsi_scorer *s, const hsi_key *key, const Hsi__Envelope *env,
-    uint64_t acked, file_result *fr, const char *refusal)
-{
-	Hsi__Ack ack        = HSI__ACK__INIT;
-	ack.agency          = env->agency;
-	ack.node_id         = env->node_id;
-	ack.epoch           = env->epoch;
-	ack.acked_seq       = acked;
-	ack.catalog_version = s->cat->version;
-	ack.refusal         = (char *) (refusal ? refusal : "");
-	Hsi__FileVerdict *v[1];
-	if (fr != NULL && fr->done) {
-		v[0]           = &fr->verdict;
-		ack.n_verdicts = 1;
-		ack.verdicts   = v;
-	}
-	size_t   len = hsi__ack__get_packed_size(&ack);
-	uint8_t *buf = malloc(len + 1);
-	if (buf == NULL) {
-		return;
-	}
-	hsi__ack__pack(&ack, buf);
-	char topic[HSI_TOPIC_MAX];
-	snprintf(topic, sizeof(topic), "ack.%s", env->agency);
-	Hsi__Envelope out = HSI__ENVELOPE__INIT;
-	out.agency        = env->agency;
-	out.node_id       = "scorer";
-	out.epoch         = env->epoch;
-	out.seq           = acked;
-	out.sent_unix_ms  = hsi_now_ms();
-	out.payload_type  = HSI__PAYLOAD_TYPE__ACK;
-	out.payload.data  = buf;
-	out.payload.len   = len;
-	unsigned char *wire;
-	size_t         wlen;
-	if (hsi_envelope_seal(topic, &out, key, &wire, &wlen) == 0) {
-		hsi_net_send(s->events, NULL, wire, wlen);
-		free(wire);
-	}
-	free(buf);
 }
 
 static int
@@ -445,8 +403,8 @@ stage_batch(hsi_scorer *s, const Hsi__Envelope *env,
 		 * from last + 1 (go-back-N). Neither is staged. */
 		goto out;
 	}
-	const char *sp[8] = { env->agency, env->node_id, epoch, seq,
-		b->file_id, part, parts, NULL };
+	const char *sp[9] = { env->agency, env->node_id, epoch, seq,
+		b->file_id, part, parts, NULL, env->key_id };
 	size_t      plen  = hsi__observation_batch__get_packed_size(b);
 	uint8_t    *pb    = malloc(plen + 1);
 	if (pb == NULL) {
@@ -455,16 +413,16 @@ stage_batch(hsi_scorer *s, const Hsi__Envelope *env,
 	}
 	hsi__observation_batch__pack(b, pb);
 	sp[7]             = (const char *) pb;
-	const int lens[8] = { 0, 0, 0, 0, 0, 0, 0, (int) plen };
-	const int fmts[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
+	const int lens[9] = { 0, 0, 0, 0, 0, 0, 0, (int) plen, 0 };
+	const int fmts[9] = { 0, 0, 0, 0, 0, 0, 0, 1, 0 };
 	PGresult *r       = PQexecParams(s->db,
 	          "WITH np AS (INSERT INTO node_progress(agency, node_id, epoch, "
-	                "last_seq) VALUES ($1, $2, $3, $4) ON CONFLICT (agency, node_id, "
-	                "epoch) DO UPDATE SET last_seq = EXCLUDED.last_seq, updated_at = "
-	                "now()) INSERT INTO ingest_part(agency, node_id, epoch, seq, "
-	                "file_id, part, parts, payload) VALUES ($1, $2, $3, $4, $5, $6, "
-	                "$7, $8)",
-	          8, NULL, sp, lens, fmts, 0);
+	                "last_seq, key_id) VALUES ($1, $2, $3, $4, $9) ON CONFLICT "
+	                "(agency, node_id, epoch) DO UPDATE SET last_seq = "
+	                "EXCLUDED.last_seq, key_id = EXCLUDED.key_id, updated_at = now()) "
+	                "INSERT INTO ingest_part(agency, node_id, epoch, seq, file_id, "
+	                "part, parts, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+	          9, NULL, sp, lens, fmts, 0);
 	free(pb);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		hsi_log_error("staging failed", "{s:s}", "error",
@@ -488,7 +446,6 @@ stage_batch(hsi_scorer *s, const Hsi__Envelope *env,
 	PQclear(r);
 	if (have == (long) b->parts) {
 		fr->verdict.file_id = b->file_id;
-		fr->done            = 1;
 		rv = apply_file(s, env, b->file_id, b->file_name, fr);
 	}
 	if (rv == 0) {
@@ -500,10 +457,39 @@ out:
 	}
 	if (rv != 0) {
 		PQclear(PQexec(s->db, "ROLLBACK"));
-		fr->done = 0;
-		*acked   = 0;
+		*acked = 0;
 	}
 	return rv;
+}
+
+/* Advances the node past a signed but unusable message. Returns the
+ * node's cumulative position. */
+static uint64_t
+skip_seq(hsi_scorer *s, const Hsi__Envelope *env)
+{
+	char     epoch[24], seq[24];
+	uint64_t last = 0;
+	snprintf(epoch, sizeof(epoch), "%" PRId64, (int64_t) env->epoch);
+	snprintf(seq, sizeof(seq), "%" PRIu64, env->seq);
+	const char *p[5]
+	    = { env->agency, env->node_id, epoch, seq, env->key_id };
+	if (hsi_db_exec(s->db, "begin", "BEGIN", 0, NULL) != 0) {
+		return 0;
+	}
+	if (node_last_seq(s, env, epoch, &last) == 0 && env->seq == last + 1
+	    && hsi_db_exec(s->db, "skip seq",
+	           "INSERT INTO node_progress(agency, node_id, epoch, "
+	           "last_seq, key_id) VALUES ($1, $2, $3, $4, $5) ON "
+	           "CONFLICT (agency, node_id, epoch) DO UPDATE SET "
+	           "last_seq = EXCLUDED.last_seq, updated_at = now()",
+	           5, p)
+	        == 0) {
+		last = env->seq;
+	}
+	if (hsi_db_exec(s->db, "commit", "COMMIT", 0, NULL) != 0) {
+		PQclear(PQexec(s->db, "ROLLBACK"));
+	}
+	return last;
 }
 
 static int
@@ -543,11 +529,22 @@ hsi_scorer_handle(hsi_scorer *s, const unsigned char *msg, size_t len)
 	} else if (env->protocol_version < HSI_PROTOCOL_MIN_VERSION
 	    || env->protocol_version > HSI_PROTOCOL_VERSION) {
 		why = "unsupported protocol version";
-	} else if ((key = find_key(s, env->agency, env->key_id, 1)) == NULL) {
+	} else if ((key = hsi_scorer_find_key(s, env->agency, env->key_id, 1))
+	    == NULL) {
 		why = "unknown or retired key id";
 	} else if (hsi_envelope_verify(topic, env, key) != 0) {
 		why = "bad signature";
 		key = NULL; /* never ack a forgery with the agency's key */
+	} else if (env->payload_type == HSI__PAYLOAD_TYPE__NODE_STATUS) {
+		Hsi__NodeStatus *st = (Hsi__NodeStatus *) hsi_pb_unpack(
+		    &hsi__node_status__descriptor, env->payload.data,
+		    env->payload.len);
+		if (st != NULL) {
+			hsi_scorer_node_status(s, env, st);
+			hsi_pb_free((ProtobufCMessage *) st);
+		}
+		hsi_envelope_free(env);
+		return;
 	} else if (env->payload_type != HSI__PAYLOAD_TYPE__OBSERVATION_BATCH) {
 		why = "unexpected payload type";
 	}
@@ -561,11 +558,14 @@ hsi_scorer_handle(hsi_scorer *s, const unsigned char *msg, size_t len)
 	    env->payload.len);
 	char detail[128];
 	if (b == NULL || check_batch(b, detail, sizeof(detail)) != 0) {
+		/* Signed by the agency, so it is safe to skip: quarantine it,
+		 * let it take its place in the sequence and acknowledge it,
+		 * or the node would resend it forever. */
 		quarantine(
 		    s, env, "bad batch payload", b ? detail : NULL, msg, len);
-		/* Signed by the agency, so skipping it is safe: stage
-		 * nothing but acknowledge it, or the node resends it
-		 * forever. It still takes its place in the sequence. */
+		uint64_t skipped = skip_seq(s, env);
+		hsi_scorer_publish_ack(s, key, env->agency, env->node_id,
+		    env->epoch, skipped, "bad batch payload (quarantined)");
 		hsi_pb_free((ProtobufCMessage *) b);
 		hsi_envelope_free(env);
 		return;
@@ -575,7 +575,8 @@ hsi_scorer_handle(hsi_scorer *s, const unsigned char *msg, size_t len)
 	hsi__file_verdict__init(&fr.verdict);
 	uint64_t acked = 0;
 	if (stage_batch(s, env, b, &acked, &fr) == 0) {
-		send_ack(s, key, env, acked, &fr, NULL);
+		hsi_scorer_publish_ack(s, key, env->agency, env->node_id,
+		    env->epoch, acked, NULL);
 	}
 	file_result_fini(&fr);
 	hsi_pb_free((ProtobufCMessage *) b);

@@ -36,6 +36,8 @@ const hsi_cfg_opt hsi_scorer_opts[] = {
 	    "quiet time before recomputing (coalesces bursts)", 0, 60000 },
 	{ "catalog_interval_ms", HSI_CFG_INT, O(catalog_interval_ms), "2000",
 	    "how often the catalog is re-published", 100, 3600000 },
+	{ "heartbeat_ms", HSI_CFG_INT, O(heartbeat_ms), "1000",
+	    "how often cumulative acks are re-published", 50, 60000 },
 	{ "log_level", HSI_CFG_STR, O(log_level), "info",
 	    "debug, info, warn or error", 0, 0 },
 	{ NULL, HSI_CFG_STR, 0, NULL, NULL, 0, 0 },
@@ -181,7 +183,7 @@ maybe_compute(hsi_scorer *s)
 int
 hsi_scorer_run(hsi_scorer *s, volatile sig_atomic_t *stop)
 {
-	long long next_catalog = 0;
+	long long next_catalog = 0, next_heartbeat = 0;
 	hsi_log_info("ready", "{s:s, s:s, s:i}", "ingest",
 	    s->cfg->ingest_listen, "events", s->cfg->events_listen,
 	    "catalog_version", (int) s->cat->version);
@@ -190,6 +192,10 @@ hsi_scorer_run(hsi_scorer *s, volatile sig_atomic_t *stop)
 		if (now >= next_catalog) {
 			publish_catalog(s);
 			next_catalog = now + s->cfg->catalog_interval_ms;
+		}
+		if (now >= next_heartbeat) {
+			hsi_scorer_heartbeat(s);
+			next_heartbeat = now + s->cfg->heartbeat_ms;
 		}
 		nng_msg *m = hsi_rxq_get(s->rxq, s->n_dirty ? 20 : 100);
 		if (m != NULL) {

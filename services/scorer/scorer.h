@@ -20,6 +20,7 @@ typedef struct {
 	char *tls_cert, *tls_key, *tls_ca;
 	long  compute_delay_ms;
 	long  catalog_interval_ms;
+	long  heartbeat_ms;
 } hsi_scorer_config;
 
 extern const hsi_cfg_opt hsi_scorer_opts[];

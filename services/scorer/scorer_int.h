@@ -35,6 +35,18 @@ long long hsi_now_ms(void);
 /* apply.c: one message from the ingest socket. */
 void hsi_scorer_handle(hsi_scorer *s, const unsigned char *msg, size_t len);
 int  hsi_scorer_load_keys(hsi_scorer *s);
+/* A valid key of agency named id (the newest, if id is NULL); reload:
+ * look in PostgreSQL once if it is not loaded yet. */
+const hsi_key *hsi_scorer_find_key(
+    hsi_scorer *s, const char *agency, const char *id, int reload);
+
+/* ack.c: acks with unconfirmed verdicts, heartbeats, confirmations. */
+void hsi_scorer_publish_ack(hsi_scorer *s, const hsi_key *key,
+    const char *agency, const char *node, uint64_t epoch, uint64_t acked,
+    const char *refusal);
+void hsi_scorer_heartbeat(hsi_scorer *s);
+void hsi_scorer_node_status(
+    hsi_scorer *s, const Hsi__Envelope *env, const Hsi__NodeStatus *st);
 
 /* compute.c: score index year `year` and publish a ScoreEvent. */
 int  hsi_scorer_compute(hsi_scorer *s, int year);

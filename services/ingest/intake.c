@@ -1,0 +1,331 @@
+/*
+ * intake.c: from the inbox into the outbox.
+ *
+ * Order is what makes the node safe to kill at any moment: the file's parts
+ * are committed to the outbox (synchronous) before the file leaves inbox/;
+ * if the node dies between the two, the file is found again in inbox/ and
+ * recognised by its content hash as already committed, so it is moved on,
+ * not committed twice.
+ */
+#include <errno.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "ingest_int.h"
+#include "log.h"
+#include "report.h"
+#include "validate.h"
+
+void
+hsi_ingest_dirs(
+    const char *inbox, char *sending, char *done, char *rejected, size_t size)
+{
+	snprintf(sending, size, "%s/../sending", inbox);
+	snprintf(done, size, "%s/../done", inbox);
+	snprintf(rejected, size, "%s/../rejected", inbox);
+}
+
+int
+hsi_ingest_read_file(const char *path, long max_bytes, char **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		return HSI_EIO;
+	}
+	char  *b = malloc((size_t) max_bytes + 1);
+	size_t n = b ? fread(b, 1, (size_t) max_bytes + 1, f) : 0;
+	fclose(f);
+	if (b == NULL) {
+		return HSI_ENOMEM;
+	}
+	if (n > (size_t) max_bytes) {
+		free(b);
+		return HSI_ETOOBIG;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+int
+hsi_ingest_validate(const hsi_catalog *cat, const char *agency,
+    const char *name, const char *buf, size_t len, hsi_batch *b)
+{
+	(void) name;
+	return hsi_validate_csv(cat, agency, buf, len, b);
+}
+
+static int
+move_file(const char *from_dir, const char *name, const char *to_dir)
+{
+	char from[8448], to[8448];
+	snprintf(from, sizeof(from), "%s/%s", from_dir, name);
+	snprintf(to, sizeof(to), "%s/%s", to_dir, name);
+	return rename(from, to) == 0 ? 0 : HSI_EIO;
+}
+
+static void
+save_report(json_t *rep, const char *dir, const char *name)
+{
+	char path[8448];
+	snprintf(path, sizeof(path), "%s/%s.report.json", dir, name);
+	if (rep == NULL || hsi_report_save(rep, path) != 0) {
+		hsi_log_warn("cannot write report", "{s:s}", "path", path);
+	}
+}
+
+/* The first file of the inbox in name order; skips hidden and partial
+ * names (".x", "*.tmp", "*.part") that a copy may still be writing. */
+static int
+next_inbox_file(const char *inbox, char *name, size_t size)
+{
+	DIR *d = opendir(inbox);
+	if (d == NULL) {
+		return 0;
+	}
+	char          *best = NULL;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		size_t l = strlen(e->d_name);
+		if (e->d_name[0] == '.' || l >= size
+		    || (l > 4 && strcmp(e->d_name + l - 4, ".tmp") == 0)
+		    || (l > 5 && strcmp(e->d_name + l - 5, ".part") == 0)) {
+			continue;
+		}
+		if (best == NULL || strcmp(e->d_name, best) < 0) {
+			free(best);
+			best = strdup(e->d_name);
+		}
+	}
+	closedir(d);
+	if (best == NULL) {
+		return 0;
+	}
+	snprintf(name, size, "%s", best);
+	free(best);
+	return 1;
+}
+
+static size_t
+row_bytes(const hsi_obs *o)
+{
+	return strlen(o->indicator) + strlen(o->area) + strlen(o->period)
+	    + (o->note ? strlen(o->note) : 0) + 40;
+}
+
+/* Packs rows [from, to) as part k of n. */
+static int
+pack_part(const hsi_ingest *n, const hsi_batch *b, const char *file_id,
+    const char *name, size_t from, size_t to, uint32_t k, uint32_t parts,
+    unsigned char **out, size_t *len)
+{
+	static char        st[4][2] = { "A", "E", "P", "M" };
+	size_t             cnt      = to - from;
+	Hsi__Observation  *ob       = calloc(cnt + 1, sizeof(*ob));
+	Hsi__Observation **pob      = calloc(cnt + 1, sizeof(*pob));
+	int                rv       = HSI_ENOMEM;
+	if (ob && pob) {
+		for (size_t i = 0; i < cnt; i++) {
+			const hsi_obs *o = &b->obs[from + i];
+			hsi__observation__init(&ob[i]);
+			ob[i].indicator = (char *) o->indicator;
+			ob[i].area      = (char *) o->area;
+			ob[i].period    = (char *) o->period;
+			ob[i].value     = o->value;
+			ob[i].has_value = o->has_value;
+			ob[i].status    = st[o->status == 'E' ? 1
+			           : o->status == 'P'         ? 2
+			           : o->status == 'M'         ? 3
+			                                      : 0];
+			ob[i].note      = o->note ? o->note : (char *) "";
+			ob[i].row       = o->row;
+			pob[i]          = &ob[i];
+		}
+		Hsi__ObservationBatch batch = HSI__OBSERVATION_BATCH__INIT;
+		batch.file_id               = (char *) file_id;
+		batch.file_name             = (char *) name;
+		batch.part                  = k;
+		batch.parts                 = parts;
+		batch.catalog_version       = n->cat->version;
+		batch.rows_in_file          = (uint32_t) b->rows;
+		batch.partial               = n->cfg->partial;
+		batch.n_observations        = cnt;
+		batch.observations          = pob;
+		*len = hsi__observation_batch__get_packed_size(&batch);
+		if ((*out = malloc(*len + 1)) != NULL) {
+			hsi__observation_batch__pack(&batch, *out);
+			rv = 0;
+		}
+	}
+	free(ob);
+	free(pob);
+	return rv;
+}
+
+/* Cuts the valid rows into parts of at most part_rows rows and
+ * PART_MAX_BYTES and commits them to the outbox. */
+static int
+commit_file(
+    hsi_ingest *n, const hsi_batch *b, const char *name, const char *sha)
+{
+	size_t          cap = 16, np = 0;
+	size_t         *ends = malloc(cap * sizeof(size_t));
+	unsigned char **pay  = NULL;
+	size_t         *lens = NULL;
+	int             rv   = ends ? 0 : HSI_ENOMEM;
+	for (size_t start = 0; rv == 0 && (start < b->n_obs || np == 0);) {
+		size_t end = start, bytes = 0;
+		while (end < b->n_obs
+		    && end - start < (size_t) n->cfg->part_rows
+		    && bytes + row_bytes(&b->obs[end]) < PART_MAX_BYTES) {
+			bytes += row_bytes(&b->obs[end++]);
+		}
+		if (np == cap) {
+			cap *= 2;
+			size_t *ne = realloc(ends, cap * sizeof(size_t));
+			if (ne == NULL) {
+				rv = HSI_ENOMEM;
+				break;
+			}
+			ends = ne;
+		}
+		ends[np++] = end;
+		start      = end;
+		if (b->n_obs == 0) {
+			break;
+		}
+	}
+	unsigned char rnd[8];
+	char          file_id[80], rhex[17];
+	if (rv == 0 && RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		rv = HSI_EIO;
+	}
+	hsi_hex(rnd, sizeof(rnd), rhex);
+	/* Content hash for people, random part so that the same file sent
+	 * twice is two files. */
+	snprintf(file_id, sizeof(file_id), "%.24s-%s", sha, rhex);
+	pay  = calloc(np + 1, sizeof(*pay));
+	lens = calloc(np + 1, sizeof(*lens));
+	if (!pay || !lens) {
+		rv = HSI_ENOMEM;
+	}
+	for (size_t k = 0, from = 0; rv == 0 && k < np; k++) {
+		rv   = pack_part(n, b, file_id, name, from, ends[k],
+		      (uint32_t) k + 1, (uint32_t) np, &pay[k], &lens[k]);
+		from = ends[k];
+	}
+	uint64_t first = 0;
+	if (rv == 0) {
+		rv = hsi_outbox_add_file(n->ob, file_id, name, sha,
+		    (long) b->n_obs, (const unsigned char *const *) pay, lens,
+		    np, &first);
+	}
+	if (rv == 0) {
+		hsi_log_info("file committed", "{s:s, s:s, s:i, s:i, s:I}",
+		    "file", name, "file_id", file_id, "rows", (int) b->n_obs,
+		    "parts", (int) np, "first_seq", (json_int_t) first);
+	}
+	for (size_t k = 0; pay && k < np; k++) {
+		free(pay[k]);
+	}
+	free(pay);
+	free(lens);
+	free(ends);
+	return rv;
+}
+
+static void
+reject(hsi_ingest *n, const char *name, const hsi_batch *b, int err)
+{
+	hsi_report_print(name, b);
+	hsi_log_warn("file rejected", "{s:s, s:i, s:i, s:s}", "file", name,
+	    "rows", (int) b->rows, "issues", (int) b->n_issues, "error",
+	    err ? hsi_strerror(err) : "invalid rows (see the report)");
+	json_t *rep = hsi_report_local(name, "rejected", b);
+	save_report(rep, n->rejected_dir, name);
+	json_decref(rep);
+	move_file(n->cfg->inbox, name, n->rejected_dir);
+	n->any_rejected = 1;
+}
+
+int
+hsi_ingest_intake(hsi_ingest *n)
+{
+	char name[256], path[8448];
+	if (!next_inbox_file(n->cfg->inbox, name, sizeof(name))) {
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/%s", n->cfg->inbox, name);
+	char  *buf = NULL;
+	size_t len = 0;
+	int    rv  = hsi_ingest_read_file(
+	        path, n->cfg->max_file_mb * 1024 * 1024, &buf, &len);
+	hsi_batch b;
+	hsi_batch_init(&b);
+	if (rv != 0) {
+		reject(n, name, &b, rv);
+		return 1;
+	}
+	unsigned char h[SHA256_DIGEST_LENGTH];
+	char          sha[2 * SHA256_DIGEST_LENGTH + 1], id[80];
+	SHA256((unsigned char *) buf, len, h);
+	hsi_hex(h, sizeof(h), sha);
+	if (hsi_outbox_find_sending(n->ob, sha, name, id, sizeof(id)) == 1) {
+		/* Committed before a crash, not yet moved on. */
+		move_file(n->cfg->inbox, name, n->sending_dir);
+		free(buf);
+		return 1;
+	}
+	rv = hsi_ingest_validate(n->cat, n->cfg->agency, name, buf, len, &b);
+	free(buf);
+	int bad = rv != 0 || b.file_error
+	    || (b.n_issues > 0 && !n->cfg->partial) || b.n_obs == 0;
+	if (bad) {
+		if (rv == 0 && b.n_issues == 0) {
+			hsi_log_warn(
+			    "file has no rows", "{s:s}", "file", name);
+		}
+		reject(n, name, &b, rv);
+	} else if ((rv = commit_file(n, &b, name, sha)) != 0) {
+		hsi_log_error("cannot commit to the outbox; will retry",
+		    "{s:s, s:s}", "file", name, "error", hsi_strerror(rv));
+		hsi_batch_fini(&b);
+		return 0;
+	} else {
+		json_t *rep = hsi_report_local(name, "sending", &b);
+		save_report(rep, n->sending_dir, name);
+		json_decref(rep);
+		move_file(n->cfg->inbox, name, n->sending_dir);
+	}
+	hsi_batch_fini(&b);
+	return 1;
+}
+
+void
+hsi_ingest_file_done(
+    hsi_ingest *n, const char *name, const Hsi__FileVerdict *v)
+{
+	char path[8448];
+	snprintf(
+	    path, sizeof(path), "%s/%s.report.json", n->sending_dir, name);
+	json_t *rep = json_load_file(path, 0, NULL);
+	if (rep == NULL) {
+		rep = json_pack("{s:s}", "file", name);
+	}
+	hsi_report_central(rep, v);
+	const char *dir = strcmp(v->state, "rejected") == 0 ? n->rejected_dir
+	                                                    : n->done_dir;
+	save_report(rep, dir, name);
+	json_decref(rep);
+	remove(path);
+	move_file(n->sending_dir, name, dir);
+	hsi_log_info("file delivered", "{s:s, s:s, s:i, s:i, s:i, s:i}",
+	    "file", name, "state", v->state, "imported", (int) v->imported,
+	    "updated", (int) v->updated, "ignored", (int) v->ignored,
+	    "rejected", (int) v->rejected);
+}
