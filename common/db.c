@@ -11,6 +11,15 @@
 #include "error.h"
 #include "log.h"
 
+/* Due dates, fiscal years and reports are in Bangkok time. */
+static void
+session_setup(PGconn *c)
+{
+	PQclear(PQexec(c,
+	    "SET TIME ZONE 'Asia/Bangkok'; "
+	    "SET client_min_messages = warning"));
+}
+
 int
 hsi_db_open(const char *url, PGconn **out, char *err, size_t err_size)
 {
@@ -37,12 +46,23 @@ hsi_db_open(const char *url, PGconn **out, char *err, size_t err_size)
 		PQfinish(c);
 		return HSI_EDB;
 	}
-	/* Due dates, fiscal years and reports are in Bangkok time. */
-	PGresult *r = PQexec(c,
-	    "SET TIME ZONE 'Asia/Bangkok'; "
-	    "SET client_min_messages = warning");
-	PQclear(r);
+	session_setup(c);
 	*out = c;
+	return 0;
+}
+
+int
+hsi_db_ensure(PGconn *conn)
+{
+	if (PQstatus(conn) == CONNECTION_OK) {
+		return 0;
+	}
+	PQreset(conn);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		return HSI_EDB;
+	}
+	session_setup(conn);
+	hsi_log_info("reconnected to PostgreSQL", NULL);
 	return 0;
 }
 

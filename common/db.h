@@ -37,6 +37,13 @@ int hsi_db_exec(PGconn *conn, const char *what, const char *sql, int n,
  */
 int hsi_db_migrate(PGconn *conn, char *err, size_t err_size);
 
+/*
+ * Checks that conn is usable and, if the server went away (restart,
+ * network), tries once to reconnect and redo the session settings.
+ * Returns 0 when usable, HSI_EDB when not (the caller retries later).
+ */
+int hsi_db_ensure(PGconn *conn);
+
 /* Returns the SQLSTATE of the last error result or "" . */
 const char *hsi_db_sqlstate(const PGresult *res);
 

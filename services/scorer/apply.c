@@ -200,8 +200,6 @@ apply_file(hsi_scorer *s, const Hsi__Envelope *env, const char *file_id,
 	PQclear(cr);
 	unsigned valid = 0, total = 0;
 	char     line[3 * HSI_NOTE_MAX + 256], note[2 * HSI_NOTE_MAX + 8];
-	int      years[MAX_DIRTY];
-	size_t   n_years = 0;
 	for (int i = 0; rv == 0 && i < PQntuples(r); i++) {
 		size_t         blen;
 		unsigned char *bytes = PQunescapeBytea(
@@ -257,12 +255,10 @@ apply_file(hsi_scorer *s, const Hsi__Envelope *env, const char *file_id,
 				rv = HSI_EDB;
 			}
 			valid++;
-			int y = s->method->fiscal_index ? ob.fyear : ob.year;
-			size_t j;
-			for (j = 0; j < n_years && years[j] != y; j++) { }
-			if (j == n_years && n_years < MAX_DIRTY) {
-				years[n_years++] = y;
-			}
+			/* Marked now, scored after commit: a failed
+			 * transaction at worst rescores unchanged data. */
+			hsi_scorer_mark_dirty(
+			    s, s->method->fiscal_index ? ob.fyear : ob.year);
 		}
 		hsi_pb_free((ProtobufCMessage *) b);
 	}
@@ -314,12 +310,7 @@ apply_file(hsi_scorer *s, const Hsi__Envelope *env, const char *file_id,
 	fr->verdict.state        = fr->state;
 	fr->verdict.n_rejections = fr->n_rej;
 	fr->verdict.rejections   = fr->rej;
-	if (fr->verdict.imported + fr->verdict.updated > 0) {
-		for (size_t j = 0; j < n_years; j++) {
-			hsi_scorer_mark_dirty(s, years[j]);
-		}
-	}
-	json_t *rj = json_array();
+	json_t *rj               = json_array();
 	for (size_t i = 0; i < fr->n_rej; i++) {
 		json_array_append_new(rj,
 		    json_pack("{s:i, s:s, s:s, s:s}", "row",

@@ -22,17 +22,15 @@
 void
 hsi_scorer_mark_dirty(hsi_scorer *s, int year)
 {
-	for (size_t i = 0; i < s->n_dirty; i++) {
-		if (s->dirty[i] == year) {
-			return;
-		}
+	if (year < YEAR_MIN || year >= YEAR_MIN + YEAR_SPAN
+	    || s->dirty[year - YEAR_MIN]) {
+		return;
 	}
 	if (s->n_dirty == 0) {
 		s->dirty_since_ms = hsi_now_ms();
 	}
-	if (s->n_dirty < MAX_DIRTY) {
-		s->dirty[s->n_dirty++] = year;
-	}
+	s->dirty[year - YEAR_MIN] = 1;
+	s->n_dirty++;
 }
 
 /* The active methodology, or version 1 made from the catalog defaults. */

@@ -34,6 +34,8 @@ const hsi_cfg_opt hsi_scorer_opts[] = {
 	{ "tls_ca", HSI_CFG_STR, O(tls_ca), NULL, "PEM CA for peers", 0, 0 },
 	{ "compute_delay_ms", HSI_CFG_INT, O(compute_delay_ms), "50",
 	    "quiet time before recomputing (coalesces bursts)", 0, 60000 },
+	{ "compute_max_delay_ms", HSI_CFG_INT, O(compute_max_delay_ms), "1000",
+	    "longest wait before recomputing during a stream", 0, 3600000 },
 	{ "catalog_interval_ms", HSI_CFG_INT, O(catalog_interval_ms), "2000",
 	    "how often the catalog is re-published", 100, 3600000 },
 	{ "heartbeat_ms", HSI_CFG_INT, O(heartbeat_ms), "1000",
@@ -158,7 +160,8 @@ publish_catalog(hsi_scorer *s)
 }
 
 /* Scores the dirty years once the stream has been quiet for
- * compute_delay_ms, or at the latest a second after the first change, so
+ * compute_delay_ms, or at the latest compute_max_delay_ms after the first
+ * change, so
  * a burst of files costs one computation, not one per file. */
 static void
 maybe_compute(hsi_scorer *s)
@@ -166,16 +169,16 @@ maybe_compute(hsi_scorer *s)
 	long long now = hsi_now_ms();
 	if (s->n_dirty == 0
 	    || (now - s->last_msg_ms < s->cfg->compute_delay_ms
-	        && now - s->dirty_since_ms < 1000)) {
+	        && now - s->dirty_since_ms < s->cfg->compute_max_delay_ms)) {
 		return;
 	}
-	size_t n = s->n_dirty;
-	int    years[MAX_DIRTY];
-	memcpy(years, s->dirty, n * sizeof(int));
+	unsigned char years[YEAR_SPAN];
+	memcpy(years, s->dirty, sizeof(years));
+	memset(s->dirty, 0, sizeof(s->dirty));
 	s->n_dirty = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (hsi_scorer_compute(s, years[i]) != 0) {
-			hsi_scorer_mark_dirty(s, years[i]); /* retry later */
+	for (int i = 0; i < YEAR_SPAN; i++) {
+		if (years[i] && hsi_scorer_compute(s, YEAR_MIN + i) != 0) {
+			hsi_scorer_mark_dirty(s, YEAR_MIN + i); /* retry */
 		}
 	}
 }
@@ -189,6 +192,20 @@ hsi_scorer_run(hsi_scorer *s, volatile sig_atomic_t *stop)
 	    "catalog_version", (int) s->cat->version);
 	while (!*stop) {
 		long long now = hsi_now_ms();
+		if (hsi_db_ensure(s->db) != 0) {
+			/* PostgreSQL is away: take nothing in (nodes resend
+			 * unacknowledged parts) and try again shortly. */
+			if (now - s->db_down_logged_ms > 5000) {
+				hsi_log_warn(
+				    "PostgreSQL unreachable; waiting", NULL);
+				s->db_down_logged_ms = now;
+			}
+			nng_msg *drop = hsi_rxq_get(s->rxq, 500);
+			if (drop != NULL) {
+				nng_msg_free(drop);
+			}
+			continue;
+		}
 		if (now >= next_catalog) {
 			publish_catalog(s);
 			next_catalog = now + s->cfg->catalog_interval_ms;

@@ -19,6 +19,7 @@ typedef struct {
 	char *log_level;
 	char *tls_cert, *tls_key, *tls_ca;
 	long  compute_delay_ms;
+	long  compute_max_delay_ms;
 	long  catalog_interval_ms;
 	long  heartbeat_ms;
 } hsi_scorer_config;

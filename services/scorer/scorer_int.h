@@ -12,7 +12,10 @@
 #include "envelope.h"
 #include "scorer.h"
 
-#define MAX_DIRTY 64
+/* Index years are bounded by the period parser (1900..2399 CE), so the
+ * set of years to rescore is a bitmap that cannot overflow. */
+#define YEAR_MIN 1900
+#define YEAR_SPAN 500
 
 struct hsi_scorer {
 	const hsi_scorer_config *cfg;
@@ -23,10 +26,11 @@ struct hsi_scorer {
 	struct hsi_rxq          *rxq;
 	hsi_key                 *keys;
 	size_t                   n_keys;
-	int                      dirty[MAX_DIRTY]; /* index years to score */
+	unsigned char            dirty[YEAR_SPAN]; /* years to rescore */
 	size_t                   n_dirty;
 	long long                dirty_since_ms;
 	long long                last_msg_ms;
+	long long                db_down_logged_ms;
 	long long                stats_received, stats_dropped;
 };
 
