@@ -9,7 +9,11 @@
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/supplemental/tls/tls.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "error.h"
@@ -190,4 +194,77 @@ hsi_net_split(const void *msg, size_t len, char *topic,
 	*body       = nl + 1;
 	*body_len   = len - tlen - 1;
 	return 0;
+}
+
+typedef struct {
+	nng_socket      sock;
+	pthread_mutex_t mtx;
+	pthread_cond_t  cv;
+	int             done;
+	int             abandoned; /* the waiter gave up: closer frees */
+} closer;
+
+static void *
+closer_main(void *arg)
+{
+	closer *c = arg;
+	nng_close(c->sock);
+	pthread_mutex_lock(&c->mtx);
+	c->done       = 1;
+	int abandoned = c->abandoned;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mtx);
+	if (abandoned) {
+		pthread_mutex_destroy(&c->mtx);
+		pthread_cond_destroy(&c->cv);
+		free(c);
+	}
+	return NULL;
+}
+
+int
+hsi_net_close_bounded(nng_socket s, long timeout_ms)
+{
+	closer   *c = calloc(1, sizeof(*c));
+	pthread_t t;
+	if (c == NULL) {
+		nng_close(s);
+		return 0;
+	}
+	c->sock = s;
+	pthread_mutex_init(&c->mtx, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	if (pthread_create(&t, NULL, closer_main, c) != 0) {
+		nng_close(s);
+		pthread_mutex_destroy(&c->mtx);
+		pthread_cond_destroy(&c->cv);
+		free(c);
+		return 0;
+	}
+	pthread_detach(t);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->mtx);
+	while (!c->done) {
+		if (pthread_cond_timedwait(&c->cv, &c->mtx, &ts)
+		    == ETIMEDOUT) {
+			break;
+		}
+	}
+	int done     = c->done;
+	c->abandoned = !done;
+	pthread_mutex_unlock(&c->mtx);
+	if (done) {
+		pthread_mutex_destroy(&c->mtx);
+		pthread_cond_destroy(&c->cv);
+		free(c);
+		return 0;
+	}
+	return HSI_ETIMEDOUT;
 }

@@ -49,6 +49,16 @@ int hsi_net_send(
     nng_socket s, const char *topic, const void *data, size_t len);
 
 /*
+ * Closes s, waiting at most timeout_ms. nng 1.5.2's nng_close can deadlock
+ * (nng #1543, fixed after 1.5.2) -- seen here when a node exits while its
+ * SUB socket is receiving -- so the close runs on a detached thread and a
+ * caller that is shutting down is never held hostage by it. Returns 0 when
+ * the socket closed in time, HSI_ETIMEDOUT otherwise (then anything still
+ * using the socket must be abandoned, not freed).
+ */
+int hsi_net_close_bounded(nng_socket s, long timeout_ms);
+
+/*
  * Splits a received message into its topic (copied into topic, at most
  * HSI_TOPIC_MAX bytes with NUL) and body. Returns 0 or HSI_EPROTO when
  * there is no '\n' within HSI_TOPIC_MAX bytes.

@@ -7,6 +7,8 @@
 #include <time.h>
 
 #include "error.h"
+#include "log.h"
+#include "net.h"
 
 typedef struct item {
 	nng_msg     *msg;
@@ -137,7 +139,15 @@ hsi_rxq_stop(hsi_rxq *q)
 	if (q == NULL) {
 		return;
 	}
-	nng_close(q->sock);
+	if (hsi_net_close_bounded(q->sock, 3000) != 0) {
+		/* nng's close is stuck (see net.h): the receive thread may
+		 * be too. Abandon both rather than hang the shutdown; the
+		 * process is about to exit. */
+		hsi_log_warn("socket close timed out (nng 1.5.2 bug); "
+		             "exiting without it",
+		    NULL);
+		return;
+	}
 	pthread_join(q->thread, NULL);
 	while (q->head) {
 		item *it = q->head;

@@ -27,7 +27,8 @@ nng_msg *hsi_rxq_get(hsi_rxq *q, long wait_ms);
 /* Messages dropped because the queue was full. */
 unsigned long long hsi_rxq_dropped(hsi_rxq *q);
 
-/* Closes the socket (waking the thread), joins it and frees the queue. */
+/* Closes the socket (waking the thread), joins it and frees the queue;
+ * if nng's close hangs (net.h), gives up after 3 s and leaks them. */
 void hsi_rxq_stop(hsi_rxq *q);
 
 #endif

@@ -30,6 +30,7 @@ struct hsi_alerter {
 	int             sub_open;
 	pthread_t       thread;
 	int             running;
+	int             abandoned; /* receive thread left behind on exit */
 	pthread_mutex_t mu;
 	uint64_t        last_seq; /* highest score event_seq handled */
 };
@@ -306,9 +307,14 @@ hsi_alerter_stop(hsi_alerter *a)
 {
 	if (a->sub_open) {
 		/* Closing is the only way to wake a blocked nng_recvmsg
-		 * (no receive timeout: nng 1.5.2 bugs). */
-		nng_close(a->sub);
+		 * (no receive timeout: nng 1.5.2 bugs), and the close itself
+		 * can hang in 1.5.2: bounded, and the thread abandoned if
+		 * it does (the process is exiting). */
 		a->sub_open = 0;
+		if (hsi_net_close_bounded(a->sub, 3000) != 0) {
+			a->running   = 0;
+			a->abandoned = 1;
+		}
 	}
 	if (a->running) {
 		pthread_join(a->thread, NULL);
@@ -323,6 +329,9 @@ hsi_alerter_close(hsi_alerter *a)
 		return;
 	}
 	hsi_alerter_stop(a);
+	if (a->abandoned) {
+		return; /* its thread may still run: leak, do not free */
+	}
 	nng_close(a->pub);
 	hsi_db_close(a->db);
 	hsi_rules_free(a->rules);

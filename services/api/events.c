@@ -114,7 +114,11 @@ hsi_events_stop(hsi_events *ev)
 	if (ev == NULL) {
 		return;
 	}
-	nng_close(ev->sock);
+	/* Bounded: nng 1.5.2's close can hang (net.h); then the thread is
+	 * abandoned with ev, since the process is exiting. */
+	if (hsi_net_close_bounded(ev->sock, 3000) != 0) {
+		return;
+	}
 	pthread_join(ev->thread, NULL);
 	free(ev);
 }

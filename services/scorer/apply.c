@@ -83,6 +83,7 @@ static void
 quarantine(hsi_scorer *s, const Hsi__Envelope *env, const char *reason,
     const char *detail, const unsigned char *msg, size_t len)
 {
+	s->stats_quarantined++;
 	char epoch[24] = "", seq[24] = "";
 	if (env != NULL) {
 		snprintf(

@@ -33,7 +33,7 @@ const hsi_cfg_opt hsi_scorer_opts[] = {
 	    0 },
 	{ "tls_ca", HSI_CFG_STR, O(tls_ca), NULL, "PEM CA for peers", 0, 0 },
 	{ "compute_delay_ms", HSI_CFG_INT, O(compute_delay_ms), "50",
-	    "quiet time before recomputing (coalesces bursts)", 0, 60000 },
+	    "quiet time before recomputing (coalesces bursts)", 0, 3600000 },
 	{ "compute_max_delay_ms", HSI_CFG_INT, O(compute_max_delay_ms), "1000",
 	    "longest wait before recomputing during a stream", 0, 3600000 },
 	{ "catalog_interval_ms", HSI_CFG_INT, O(catalog_interval_ms), "2000",
@@ -183,10 +183,23 @@ maybe_compute(hsi_scorer *s)
 	}
 }
 
+/* Messages dropped (undecodable, or the receive queue full) and refused
+ * (quarantined) are counted, never fatal. */
+static void
+log_stats(hsi_scorer *s)
+{
+	hsi_log_info("stats", "{s:I, s:I, s:I, s:I}", "received",
+	    (json_int_t) s->stats_received, "undecodable",
+	    (json_int_t) s->stats_dropped, "quarantined",
+	    (json_int_t) s->stats_quarantined, "queue_dropped",
+	    (json_int_t) hsi_rxq_dropped(s->rxq));
+}
+
 int
 hsi_scorer_run(hsi_scorer *s, volatile sig_atomic_t *stop)
 {
 	long long next_catalog = 0, next_heartbeat = 0;
+	long long next_stats = hsi_now_ms() + 60000;
 	hsi_log_info("ready", "{s:s, s:s, s:i}", "ingest",
 	    s->cfg->ingest_listen, "events", s->cfg->events_listen,
 	    "catalog_version", (int) s->cat->version);
@@ -210,6 +223,10 @@ hsi_scorer_run(hsi_scorer *s, volatile sig_atomic_t *stop)
 			publish_catalog(s);
 			next_catalog = now + s->cfg->catalog_interval_ms;
 		}
+		if (now >= next_stats) {
+			log_stats(s);
+			next_stats = now + 60000;
+		}
 		if (now >= next_heartbeat) {
 			hsi_scorer_heartbeat(s);
 			next_heartbeat = now + s->cfg->heartbeat_ms;
@@ -224,6 +241,7 @@ hsi_scorer_run(hsi_scorer *s, volatile sig_atomic_t *stop)
 		maybe_compute(s);
 	}
 	maybe_compute(s);
+	log_stats(s);
 	hsi_log_info("stopping", NULL);
 	return 0;
 }

@@ -32,6 +32,7 @@ struct hsi_scorer {
 	long long                last_msg_ms;
 	long long                db_down_logged_ms;
 	long long                stats_received, stats_dropped;
+	long long                stats_quarantined;
 };
 
 long long hsi_now_ms(void);
