@@ -61,6 +61,7 @@ typedef struct {
 	int                col[MAX_COLS]; /* wanted column -> field index */
 	const char *const *want;
 	size_t             nwant;
+	size_t             nheader; /* fields in the header line */
 	char              *err;
 	size_t             err_size;
 } table;
@@ -85,6 +86,7 @@ table_open(table *t, const char *file, const char *buf, size_t len,
 		snprintf(err, err_size, "%s:1: missing header line", file);
 		return HSI_EINVAL;
 	}
+	t->nheader = t->row.nfields;
 	for (size_t w = 0; w < t->nwant; w++) {
 		t->col[w] = -1;
 		for (size_t f = 0; f < t->row.nfields; f++) {
@@ -112,10 +114,11 @@ table_next(table *t)
 		    cerr.line, cerr.col, cerr.msg);
 		return rv;
 	}
-	if (rv == 1 && t->row.nfields != t->nwant
-	    && t->row.nfields < (size_t) t->col[t->nwant - 1] + 1) {
+	/* Every row has exactly the header's fields: a short row would
+	 * otherwise be read with the previous row's values. */
+	if (rv == 1 && t->row.nfields != t->nheader) {
 		snprintf(t->err, t->err_size, "%s:%zu: expected %zu fields",
-		    t->file, t->row.line, t->nwant);
+		    t->file, t->row.line, t->nheader);
 		return -HSI_EINVAL;
 	}
 	return rv;
@@ -193,7 +196,7 @@ load_agencies(
     hsi_catalog *c, const struct hsi_blob *b, char *err, size_t err_size)
 {
 	static const char *const want[]
-	    = { "code", "name_th", "name_en", NULL };
+	    = { "code", "name_th", "name_en", "dimensions", NULL };
 	table  t;
 	size_t cap = 0;
 	int rv = table_open(&t, b->name, b->data, b->len, want, err, err_size);
@@ -205,10 +208,11 @@ load_agencies(
 			rv = HSI_ENOMEM;
 			break;
 		}
-		a          = &c->agencies[c->n_agencies++];
-		rv         = copy_short(&t, 0, a->code, sizeof(a->code));
-		a->name_th = xstrdup(table_get(&t, 1));
-		a->name_en = xstrdup(table_get(&t, 2));
+		a             = &c->agencies[c->n_agencies++];
+		rv            = copy_short(&t, 0, a->code, sizeof(a->code));
+		a->name_th    = xstrdup(table_get(&t, 1));
+		a->name_en    = xstrdup(table_get(&t, 2));
+		a->dimensions = xstrdup(table_get(&t, 3));
 	}
 	table_close(&t);
 	return rv < 0 ? -rv : rv;
@@ -470,27 +474,55 @@ indicator_row(hsi_catalog *c, table *t, hsi_indicator *d)
 	return 0;
 }
 
+/* Whether ";"-separated list has item. */
 static int
-check_refs(hsi_catalog *c, const char *file, char *err, size_t err_size)
+list_has(const char *list, const char *item)
 {
-	for (size_t i = 0; i < c->n_ind; i++) {
-		hsi_indicator *d     = &c->ind[i];
-		int            found = 0;
-		for (size_t k = 0; k < c->n_dims; k++) {
-			found |= strcmp(c->dims[k].code, d->dimension) == 0;
+	size_t n = strlen(item);
+	for (const char *p = list; p && *p;) {
+		const char *e = strchr(p, ';');
+		size_t      l = e ? (size_t) (e - p) : strlen(p);
+		if (l == n && strncmp(p, item, n) == 0) {
+			return 1;
 		}
-		if (!found || hsi_catalog_agency(c, d->agency) == NULL) {
-			snprintf(err, err_size,
-			    "%s: indicator %s: unknown dimension '%s' or "
-			    "agency '%s'",
-			    file, d->code, d->dimension, d->agency);
-			return HSI_EINVAL;
+		p = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+/* The rules of docs/catalog.md that involve other tables or rows, checked
+ * while the row's line is known. */
+static int
+check_row_refs(const hsi_catalog *c, table *t, const hsi_indicator *d)
+{
+	int found = 0;
+	for (size_t k = 0; k < c->n_dims; k++) {
+		found |= strcmp(c->dims[k].code, d->dimension) == 0;
+	}
+	const hsi_agency *ag  = hsi_catalog_agency(c, d->agency);
+	const char       *why = NULL;
+	if (!found) {
+		why = "unknown dimension";
+	} else if (ag == NULL) {
+		why = "unknown agency (see agencies.csv)";
+	} else if (ag->dimensions && !list_has(ag->dimensions, d->dimension)) {
+		why = "the agency does not report on this dimension "
+		      "(agencies.csv, column dimensions)";
+	} else if (d->in_index
+	    && (d->lo < d->hard_min || d->hi > d->hard_max)) {
+		why = "goalposts lo..hi must lie within hard_min..hard_max";
+	}
+	for (size_t i = 0; why == NULL && i + 1 < c->n_ind; i++) {
+		if (strcmp(c->ind[i].code, d->code) == 0) {
+			why = "the code is listed twice";
 		}
-		if (i > 0 && strcmp(c->ind[i - 1].code, d->code) == 0) {
-			snprintf(err, err_size,
-			    "%s: indicator %s is listed twice", file, d->code);
-			return HSI_EINVAL;
-		}
+	}
+	if (why != NULL) {
+		snprintf(t->err, t->err_size,
+		    "%s:%zu: indicator %s (dimension %s, agency %s): %s",
+		    t->file, t->row.line, d->code, d->dimension, d->agency,
+		    why);
+		return HSI_EINVAL;
 	}
 	return 0;
 }
@@ -514,6 +546,9 @@ load_indicators(hsi_catalog *c, const char *buf, size_t len, const char *name,
 			break;
 		}
 		rv = indicator_row(c, &t, &c->ind[c->n_ind++]);
+		if (rv == 0) {
+			rv = check_row_refs(c, &t, &c->ind[c->n_ind - 1]);
+		}
 	}
 	table_close(&t);
 	return rv < 0 ? -rv : rv;
@@ -552,10 +587,6 @@ hsi_catalog_from_refdata(const char *indicators_csv, size_t len,
 		return rv;
 	}
 	hsi_catalog_sort(c);
-	if ((rv = check_refs(c, indicators_name, err, err_size)) != 0) {
-		hsi_catalog_free(c);
-		return rv;
-	}
 	*out = c;
 	return 0;
 }
@@ -567,7 +598,10 @@ const hsi_indicator *
 hsi_catalog_indicator(const hsi_catalog *c, const char *code)
 {
 	hsi_indicator key;
-	snprintf(key.code, sizeof(key.code), "%s", code);
+	if (strlen(code) >= sizeof(key.code)) {
+		return NULL; /* a prefix must not match */
+	}
+	strcpy(key.code, code);
 	return bsearch(&key, c->ind, c->n_ind, sizeof(key), cmp_ind);
 }
 
@@ -617,6 +651,7 @@ hsi_catalog_free(hsi_catalog *c)
 	for (size_t i = 0; i < c->n_agencies; i++) {
 		free(c->agencies[i].name_th);
 		free(c->agencies[i].name_en);
+		free(c->agencies[i].dimensions);
 	}
 	for (size_t i = 0; i < c->n_dims; i++) {
 		free(c->dims[i].name_th);

@@ -66,6 +66,8 @@ typedef struct {
 typedef struct {
 	char  code[HSI_SHORT_MAX];
 	char *name_th, *name_en;
+	char *
+	    dimensions; /* ";"-separated, from agencies.csv; NULL if unknown */
 } hsi_agency;
 
 typedef struct {

@@ -566,3 +566,28 @@ hsi_csv_next(hsi_csv *c, hsi_csv_row *row, hsi_csv_err *err)
 	row->line    = rec_line;
 	return 1;
 }
+
+/* Reports are JSON, and jansson refuses a string with half a UTF-8
+ * sequence, so text is never cut inside one. */
+void
+hsi_utf8_clip(const char *s, char *out, size_t size)
+{
+	size_t n = strlen(s);
+	if (size == 0) {
+		return;
+	}
+	if (n < size) {
+		memcpy(out, s, n + 1);
+		return;
+	}
+	if (size < 4) {
+		out[0] = '\0';
+		return;
+	}
+	n = size - 4; /* room for "..." and the NUL */
+	while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80) {
+		n--; /* s[n] continues a sequence: cut before it starts */
+	}
+	memcpy(out, s, n);
+	memcpy(out + n, "...", 4);
+}

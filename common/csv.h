@@ -69,4 +69,11 @@ void hsi_csv_close(hsi_csv *c);
  */
 size_t hsi_utf8_check(const char *buf, size_t len);
 
+/*
+ * Copies s into out (size bytes), cutting only between UTF-8 characters
+ * and marking a cut with "...": reports are JSON, and jansson refuses a
+ * string that ends in half a character.
+ */
+void hsi_utf8_clip(const char *s, char *out, size_t size);
+
 #endif

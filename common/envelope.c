@@ -28,7 +28,8 @@ typedef struct {
 static void
 mb_put(macbuf *b, const void *p, size_t n)
 {
-	if (b->failed) {
+	/* An empty payload arrives as (NULL, 0): memcpy must not see it. */
+	if (b->failed || n == 0) {
 		return;
 	}
 	if (b->len + n > b->cap) {
@@ -119,10 +120,14 @@ hsi_envelope_seal(const char *topic, Hsi__Envelope *env, const hsi_key *key,
 	size_t tlen = strlen(topic);
 	size_t plen = hsi__envelope__get_packed_size(env);
 	if (tlen + 1 + plen > HSI_NET_MAX_MSG_BYTES) {
+		env->hmac.data = NULL; /* never leave our stack behind */
+		env->hmac.len  = 0;
 		return HSI_ETOOBIG;
 	}
 	unsigned char *buf = malloc(tlen + 1 + plen);
 	if (buf == NULL) {
+		env->hmac.data = NULL;
+		env->hmac.len  = 0;
 		return HSI_ENOMEM;
 	}
 	memcpy(buf, topic, tlen);
@@ -336,7 +341,10 @@ hsi_key_save(const char *path, const hsi_key *key, char *err, size_t err_size)
 	char tmp[4096];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	int rv = 0;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	/* A stale temporary file would keep its old mode through O_TRUNC,
+	 * and a planted symlink would redirect the secret: start afresh. */
+	unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		snprintf(err, err_size, "%s: cannot write key file: %s", tmp,
 		    strerror(errno));

@@ -18,18 +18,129 @@
 
 #include "error.h"
 
+/*
+ * TLS for a listener (server) or dialer (client): both present tls->cert_file
+ * (certificate + private key in one PEM file) and require the peer's
+ * certificate to chain to tls->ca_file (mutual TLS). nng 1.5.2's dialer sets
+ * the expected server name to the URL's host, and mbedtls 2.28 compares it
+ * as text with the certificate's DNS names (not its IP addresses), so the
+ * scorer's certificate must list the host the nodes dial, an address as
+ * DNS:ADDR too (scripts/mkcerts.sh does).
+ */
+typedef struct {
+	int          listen;
+	nng_listener l;
+	nng_dialer   d;
+} tls_ep;
+
+static int
+tls_ep_set_string(const tls_ep *e, const char *opt, const char *val)
+{
+	return e->listen ? nng_listener_set_string(e->l, opt, val)
+	                 : nng_dialer_set_string(e->d, opt, val);
+}
+
+static int
+tls_ep_set_int(const tls_ep *e, const char *opt, int val)
+{
+	return e->listen ? nng_listener_set_int(e->l, opt, val)
+	                 : nng_dialer_set_int(e->d, opt, val);
+}
+
+/* Checks the configuration before any socket work: HSI_EINVAL with err. */
+static int
+tls_check(const char *url, const hsi_net_tls *tls, char *err, size_t err_size)
+{
+	const char *cert = tls != NULL ? tls->cert_file : NULL;
+	const char *ca   = tls != NULL ? tls->ca_file : NULL;
+	if (cert == NULL || *cert == '\0' || ca == NULL || *ca == '\0') {
+		snprintf(err, err_size,
+		    "%s: a tls+tcp:// address needs %s%s%s: tls_cert is a PEM "
+		    "file holding this service's certificate and its private "
+		    "key, tls_ca the PEM certificate of the CA that signed "
+		    "the peers' (make them with scripts/mkcerts.sh, see "
+		    "docs/tls.md)",
+		    url, cert == NULL || *cert == '\0' ? "tls_cert" : "",
+		    (cert == NULL || *cert == '\0')
+		            && (ca == NULL || *ca == '\0')
+		        ? " and "
+		        : "",
+		    ca == NULL || *ca == '\0' ? "tls_ca" : "");
+		return HSI_EINVAL;
+	}
+	if (tls->key_file != NULL && *tls->key_file != '\0'
+	    && strcmp(tls->key_file, cert) != 0) {
+		snprintf(err, err_size,
+		    "%s: a separate tls_key (%s) is not supported: put the "
+		    "private key in the tls_cert file after the certificate "
+		    "(cat cert.pem key.pem > %s), as scripts/mkcerts.sh makes "
+		    "it, and unset tls_key",
+		    url, tls->key_file, cert);
+		return HSI_EINVAL;
+	}
+	const char *what[2] = { "tls_cert", "tls_ca" };
+	const char *path[2] = { cert, ca };
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(path[i], "r");
+		if (f == NULL) {
+			snprintf(err, err_size,
+			    "%s: cannot read %s %s: %s (give the path of a "
+			    "PEM "
+			    "file this service's user can read; "
+			    "scripts/mkcerts.sh makes them)",
+			    url, what[i], path[i], strerror(errno));
+			return HSI_EINVAL;
+		}
+		fclose(f);
+	}
+	return 0;
+}
+
+static int
+tls_apply(const tls_ep *e, const char *url, const hsi_net_tls *tls, char *err,
+    size_t err_size)
+{
+	int rv;
+	if ((rv = tls_ep_set_string(e, NNG_OPT_TLS_CA_FILE, tls->ca_file))
+	    != 0) {
+		snprintf(err, err_size,
+		    "%s: tls_ca %s is not a usable PEM CA certificate (%s): "
+		    "give the ca.pem of the CA that signed the peers' "
+		    "certificates",
+		    url, tls->ca_file, nng_strerror(rv));
+		return HSI_EINVAL;
+	}
+	if ((rv = tls_ep_set_string(
+	         e, NNG_OPT_TLS_CERT_KEY_FILE, tls->cert_file))
+	    != 0) {
+		snprintf(err, err_size,
+		    "%s: tls_cert %s is not a usable certificate + private "
+		    "key (%s): the file must hold the PEM certificate and its "
+		    "unencrypted PEM private key, as scripts/mkcerts.sh makes "
+		    "it",
+		    url, tls->cert_file, nng_strerror(rv));
+		return HSI_EINVAL;
+	}
+	if ((rv = tls_ep_set_int(
+	         e, NNG_OPT_TLS_AUTH_MODE, NNG_TLS_AUTH_MODE_REQUIRED))
+	    != 0) {
+		snprintf(err, err_size,
+		    "%s: cannot require the peer's certificate: %s (libnng "
+		    "built without TLS?)",
+		    url, nng_strerror(rv));
+		return HSI_EINVAL;
+	}
+	return 0;
+}
+
 static int
 endpoint(nng_socket s, const char *url, int listen, const hsi_net_tls *tls,
     char *err, size_t err_size)
 {
 	int rv;
 	int is_tls = strncmp(url, "tls+", 4) == 0;
-	if (is_tls && (tls == NULL || tls->cert_file == NULL)) {
-		snprintf(err, err_size,
-		    "%s: a tls+tcp:// address needs tls_cert, tls_key and "
-		    "tls_ca in the configuration",
-		    url);
-		return HSI_EINVAL;
+	if (is_tls && (rv = tls_check(url, tls, err, err_size)) != 0) {
+		return rv;
 	}
 	if (!is_tls) {
 		tls = NULL;
@@ -44,23 +155,11 @@ endpoint(nng_socket s, const char *url, int listen, const hsi_net_tls *tls,
 		nng_listener_set_size(
 		    l, NNG_OPT_RECVMAXSZ, HSI_NET_MAX_MSG_BYTES);
 		if (tls != NULL) {
-			if ((rv = nng_listener_set_string(
-			         l, NNG_OPT_TLS_CERT_KEY_FILE, tls->cert_file))
-			        != 0
-			    || (rv = nng_listener_set_string(
-			            l, NNG_OPT_TLS_CA_FILE, tls->ca_file))
-			        != 0
-			    || (rv = nng_listener_set_int(l,
-			            NNG_OPT_TLS_AUTH_MODE,
-			            NNG_TLS_AUTH_MODE_REQUIRED))
-			        != 0) {
-				snprintf(err, err_size,
-				    "%s: TLS setup failed (cert %s, ca %s): "
-				    "%s",
-				    url, tls->cert_file, tls->ca_file,
-				    nng_strerror(rv));
+			tls_ep e = { .listen = 1, .l = l };
+			if ((rv = tls_apply(&e, url, tls, err, err_size))
+			    != 0) {
 				nng_listener_close(l);
-				return HSI_EINVAL;
+				return rv;
 			}
 		}
 		if ((rv = nng_listener_start(l, 0)) != 0) {
@@ -83,20 +182,10 @@ endpoint(nng_socket s, const char *url, int listen, const hsi_net_tls *tls,
 	nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, 100);
 	nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, 2000);
 	if (tls != NULL) {
-		if ((rv = nng_dialer_set_string(
-		         d, NNG_OPT_TLS_CERT_KEY_FILE, tls->cert_file))
-		        != 0
-		    || (rv = nng_dialer_set_string(
-		            d, NNG_OPT_TLS_CA_FILE, tls->ca_file))
-		        != 0
-		    || (rv = nng_dialer_set_int(d, NNG_OPT_TLS_AUTH_MODE,
-		            NNG_TLS_AUTH_MODE_REQUIRED))
-		        != 0) {
-			snprintf(err, err_size,
-			    "%s: TLS setup failed (cert %s, ca %s): %s", url,
-			    tls->cert_file, tls->ca_file, nng_strerror(rv));
+		tls_ep e = { .listen = 0, .d = d };
+		if ((rv = tls_apply(&e, url, tls, err, err_size)) != 0) {
 			nng_dialer_close(d);
-			return HSI_EINVAL;
+			return rv;
 		}
 	}
 	/* Non-blocking: a blocking first dial that fails never retries. */

@@ -24,9 +24,10 @@ typedef struct {
 } hsi_net_tls;
 
 /*
- * Opens a PUB socket that listens (listen != 0) on or dials url. Returns 0
- * or HSI_EIO with err saying which address failed and why (in use, bad
- * URL). tls may be NULL.
+ * Opens a PUB socket that listens (listen != 0) on or dials url. Returns 0,
+ * HSI_EIO with err saying which address failed and why (in use, bad URL),
+ * or HSI_EINVAL for a TLS set-up that cannot work (which file, and why).
+ * tls may be NULL for tcp://.
  */
 int hsi_net_pub_open(nng_socket *s, const char *url, int listen,
     const hsi_net_tls *tls, char *err, size_t err_size);

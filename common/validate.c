@@ -44,14 +44,17 @@ issue_fill(hsi_issue *is, size_t row, size_t col, const char *code,
 	is->col = (uint32_t) col;
 	snprintf(is->code, sizeof(is->code), "%s", code);
 	snprintf(is->field, sizeof(is->field), "%s", field ? field : "");
-	snprintf(is->value, sizeof(is->value), "%s", value ? value : "");
-	vsnprintf(is->msg, sizeof(is->msg), fmt, ap);
+	hsi_utf8_clip(value ? value : "", is->value, sizeof(is->value));
+	char msg[1024];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	hsi_utf8_clip(msg, is->msg, sizeof(is->msg));
 }
 
 __attribute__((format(printf, 7, 8))) static int
 add_issue(hsi_batch *b, size_t row, size_t col, const char *code,
     const char *field, const char *value, const char *fmt, ...)
 {
+	b->issues_seen++;
 	if (b->n_issues >= HSI_MAX_ISSUES) {
 		b->truncated = 1;
 		return 0;
@@ -236,6 +239,17 @@ hsi_validate_obs(
 	return 0;
 }
 
+/* Characters (not bytes) in the first n bytes of s, for columns. */
+static size_t
+utf8_chars(const char *s, size_t n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n && s[i]; i++) {
+		c += ((unsigned char) s[i] & 0xC0) != 0x80;
+	}
+	return c;
+}
+
 static hsi_obs *
 new_obs(hsi_batch *b)
 {
@@ -318,7 +332,8 @@ hsi_validate_row(hsi_batch *b, const hsi_catalog *cat, const char *agency,
     size_t line, const hsi_csv_field *const f[HSI_F_COUNT])
 {
 	int      bad = 0, rv;
-	hsi_obs *o   = new_obs(b);
+	char     raw_period[65]; /* any accepted spelling, before canonical */
+	hsi_obs *o = new_obs(b);
 	if (o == NULL) {
 		return HSI_ENOMEM;
 	}
@@ -327,8 +342,8 @@ hsi_validate_row(hsi_batch *b, const hsi_catalog *cat, const char *agency,
 	         o->indicator, sizeof(o->indicator), &bad))
 	    || (rv = copy_field(b, line, f[HSI_F_AREA], "area", o->area,
 	            sizeof(o->area), &bad))
-	    || (rv = copy_field(b, line, f[HSI_F_PERIOD], "period", o->period,
-	            64 > sizeof(o->period) ? sizeof(o->period) : 64, &bad))) {
+	    || (rv = copy_field(b, line, f[HSI_F_PERIOD], "period", raw_period,
+	            sizeof(raw_period), &bad))) {
 		return rv;
 	}
 	if (bad) {
@@ -359,10 +374,11 @@ hsi_validate_row(hsi_batch *b, const hsi_catalog *cat, const char *agency,
 	 * canonical, so parse here from the raw field. */
 	hsi_period     p;
 	hsi_period_err perr;
-	if (hsi_period_parse(o->period, strlen(o->period), &p, &perr) != 0) {
+	if (hsi_period_parse(raw_period, strlen(raw_period), &p, &perr) != 0) {
 		return add_issue(b, line,
-		    (f[HSI_F_PERIOD] ? f[HSI_F_PERIOD]->col : 1) + perr.offset,
-		    "E_PERIOD", "period", o->period, "%s", perr.msg);
+		    (f[HSI_F_PERIOD] ? f[HSI_F_PERIOD]->col : 1)
+		        + utf8_chars(raw_period, perr.offset),
+		    "E_PERIOD", "period", raw_period, "%s", perr.msg);
 	}
 	hsi_period_format(&p, o->period, sizeof(o->period));
 	hsi_issue iss;
@@ -494,7 +510,7 @@ hsi_validate_csv(const hsi_catalog *cat, const char *agency, const char *buf,
 		return rv;
 	}
 	while (rv == 0 && (got = hsi_csv_next(csv, &row, &cerr)) != 0) {
-		size_t before = b->n_issues;
+		size_t before = b->issues_seen;
 		b->rows++;
 		if (got < 0) {
 			rv = add_issue(b, cerr.line, cerr.col, cerr.code, "",
@@ -512,7 +528,7 @@ hsi_validate_csv(const hsi_catalog *cat, const char *agency, const char *buf,
 			}
 			rv = hsi_validate_row(b, cat, agency, row.line, f);
 		}
-		if (b->n_issues > before || b->truncated) {
+		if (b->issues_seen > before) {
 			b->bad_rows++;
 		}
 	}

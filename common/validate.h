@@ -45,10 +45,11 @@ typedef struct {
 	size_t     n_obs, cap_obs;
 	hsi_issue *issues;
 	size_t     n_issues, cap_issues;
-	size_t     rows;       /* data rows read */
-	size_t     bad_rows;   /* rows with at least one issue */
-	int        truncated;  /* more issues than HSI_MAX_ISSUES */
-	int        file_error; /* header or encoding: nothing usable */
+	size_t     rows;        /* data rows read */
+	size_t     bad_rows;    /* rows with at least one issue */
+	int        truncated;   /* more issues than HSI_MAX_ISSUES */
+	size_t     issues_seen; /* all problems, listed or not */
+	int        file_error;  /* header or encoding: nothing usable */
 } hsi_batch;
 
 void hsi_batch_init(hsi_batch *b);

@@ -19,6 +19,7 @@
 #include "ingest_int.h"
 #include "log.h"
 #include "report.h"
+#include "format.h"
 #include "validate.h"
 
 void
@@ -56,8 +57,7 @@ int
 hsi_ingest_validate(const hsi_catalog *cat, const char *agency,
     const char *name, const char *buf, size_t len, hsi_batch *b)
 {
-	(void) name;
-	return hsi_validate_csv(cat, agency, buf, len, b);
+	return hsi_validate_file(cat, agency, name, buf, len, b);
 }
 
 static int

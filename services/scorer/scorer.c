@@ -29,8 +29,6 @@ const hsi_cfg_opt hsi_scorer_opts[] = {
 	    0 },
 	{ "tls_cert", HSI_CFG_STR, O(tls_cert), NULL,
 	    "PEM certificate+key for tls+tcp:// addresses", 0, 0 },
-	{ "tls_key", HSI_CFG_STR, O(tls_key), NULL, "unused (key in cert)", 0,
-	    0 },
 	{ "tls_ca", HSI_CFG_STR, O(tls_ca), NULL, "PEM CA for peers", 0, 0 },
 	{ "compute_delay_ms", HSI_CFG_INT, O(compute_delay_ms), "50",
 	    "quiet time before recomputing (coalesces bursts)", 0, 3600000 },
@@ -90,7 +88,7 @@ hsi_scorer_open(
 		return HSI_ENOMEM;
 	}
 	s->cfg          = cfg;
-	hsi_net_tls tls = { cfg->tls_cert, cfg->tls_key, cfg->tls_ca };
+	hsi_net_tls tls = { cfg->tls_cert, NULL, cfg->tls_ca };
 	if ((rv = hsi_db_open(cfg->db_url, &s->db, err, err_size)) != 0
 	    || (rv = hsi_db_migrate(s->db, err, err_size)) != 0
 	    || (rv = seed_catalog(s, err, err_size)) != 0

@@ -17,7 +17,7 @@ typedef struct {
 	char *ingest_listen;
 	char *events_listen;
 	char *log_level;
-	char *tls_cert, *tls_key, *tls_ca;
+	char *tls_cert, *tls_ca; /* tls_cert: certificate + key, PEM */
 	long  compute_delay_ms;
 	long  compute_max_delay_ms;
 	long  catalog_interval_ms;

@@ -9,7 +9,10 @@ the scorer computes, the alerter raises the default threshold alert
 Any service missing from the path makes an assertion below fail.
 
 No fixed ports: every port comes from the kernel. Run by ctest with the
-build directory and source directory as arguments.
+build directory and source directory as arguments; with a third argument
+--tls the scorer's ingest and events addresses are tls+tcp:// (mutual TLS,
+certificates made by scripts/mkcerts.sh in the temporary directory) and
+every assertion is the same.
 """
 import json
 import os
@@ -23,6 +26,7 @@ import urllib.error
 import urllib.request
 
 BUILD, SRC = sys.argv[1], sys.argv[2]
+TLS = "--tls" in sys.argv[3:]
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = {n: os.path.join(BUILD, "services", d, n) for d, n in [
     ("scorer", "hsi-scorer"), ("ingest", "hsi-ingest"),
@@ -108,6 +112,17 @@ def write(path, text):
         f.write(text)
 
 
+def tls_args(tmp):
+    """Makes the CA and the certificates (scorer, alerter, api, agencies)
+    and returns NAME -> the service's --tls-cert/--tls-ca arguments."""
+    certs = os.path.join(tmp, "certs")
+    subprocess.run(["bash", os.path.join(SRC, "scripts", "mkcerts.sh"), certs,
+                    "CDD", "DLA", "MOPH", "DMH", "ECT"], check=True,
+                   capture_output=True)
+    return lambda name: ["--tls-cert", os.path.join(certs, name + ".pem"),
+                         "--tls-ca", os.path.join(certs, "ca.pem")]
+
+
 def run(tmp, url, procs):
     env_db = ["--db-url", url]
     # The official-catalog path: load before the scorer first starts.
@@ -116,13 +131,17 @@ def run(tmp, url, procs):
     ingest = "tcp://127.0.0.1:%d" % free_port()
     events = "tcp://127.0.0.1:%d" % free_port()
     alerts = "tcp://127.0.0.1:%d" % free_port()
+    tls = tls_args(tmp) if TLS else lambda name: []
+    if TLS:
+        ingest = "tls+" + ingest
+        events = "tls+" + events
     slog = start(procs, tmp, "hsi-scorer", env_db + [
-        "--ingest-listen", ingest, "--events-listen", events])
+        "--ingest-listen", ingest, "--events-listen", events] + tls("scorer"))
     wait_for(lambda: log_has(slog, '"msg":"ready"'), 30, "scorer ready")
     alog = start(procs, tmp, "hsi-alerter", env_db + [
-        "--events-url", events, "--alerts-listen", alerts])
+        "--events-url", events, "--alerts-listen", alerts] + tls("alerter"))
     plog = start(procs, tmp, "hsi-api", env_db + [
-        "--listen", "127.0.0.1:0", "--events-url", events])
+        "--listen", "127.0.0.1:0", "--events-url", events] + tls("api"))
 
     def api_url():
         try:
@@ -134,13 +153,14 @@ def run(tmp, url, procs):
     base = wait_for(api_url, 30, "api listening")
 
     keys = {}
-    for ag in ("DOH", "ECT"):
+    agencies = ("CDD", "DLA", "MOPH", "DMH", "ECT")
+    for ag in agencies:
         keys[ag] = os.path.join(tmp, ag + ".key")
         subprocess.run([BIN["hsictl"], "key", "rotate", ag, "--out",
                         keys[ag]] + env_db, check=True, capture_output=True)
-    # DOH exports with Buddhist-era years, Thai digits and a BOM; a note
+    # CDD exports with Buddhist-era years, Thai digits and a BOM; a note
     # with a comma and Thai text is quoted.
-    write(os.path.join(tmp, "DOH/inbox/DOH_2567.csv"),
+    write(os.path.join(tmp, "CDD/inbox/CDD_2567.csv"),
           "\ufeffindicator,area,period,value,status,note\r\n"
           "t_health,10,2567,80,A,\r\n"
           "t_health,TH-50,2567,60,A,\"ข้อมูลจาก สสจ., ปรับปรุง\"\r\n"
@@ -153,32 +173,53 @@ def run(tmp, url, procs):
           "t_living,50,2024Q3,50,A,\r\nt_living,50,2024Q4,50,A,\r\n"
           "t_living,96,2024Q1,40,A,\r\nt_living,96,2024Q2,40,A,\r\n"
           "t_living,96,2024Q3,40,A,\r\nt_living,96,2024Q4,,M,ไม่มีข้อมูล\r\n"
-          "t_edu,10,2024,40,A,\r\nt_edu,50,2024,25,A,\r\nt_edu,96,2024,10,A,\r\n"
           "t_econ,10,2024,2,A,\r\nt_econ,50,2024,5,A,\r\nt_econ,96,2024,8,A,\r\n")
-    write(os.path.join(tmp, "ECT/inbox/ECT_2024.csv"),
+    write(os.path.join(tmp, "DLA/inbox/DLA_2024.csv"),
           "indicator,area,period,value\n"
-          "t_serv,10,2024,90\nt_serv,50,2024,50\nt_serv,96,2024,30\n"
-          "t_pers,10,2024,70\nt_pers,50,2024,50\nt_pers,96,2024,20\n"
-          "t_pol,10,2024,82\nt_pol,50,2024,70\nt_pol,96,2024,54\n")
-    # A file that must be refused whole: ECT may not send DOH's indicator.
+          "t_edu,10,2024,40\nt_edu,50,2024,25\nt_edu,96,2024,10\n")
+    write(os.path.join(tmp, "MOPH/inbox/MOPH_2024.csv"),
+          "indicator,area,period,value\n"
+          "t_serv,10,2024,90\nt_serv,50,2024,50\nt_serv,96,2024,30\n")
+    write(os.path.join(tmp, "DMH/inbox/DMH_2024.jsonl"),
+          '{"indicator":"t_pers","area":"10","period":"2024","value":70}\n'
+          '{"indicator":"t_pers","area":"TH-50","period":"2567","value":50}\n'
+          '{"indicator":"t_pers","area":"96","period":"2024","value":"๒๐"}\n')
+    write(os.path.join(tmp, "ECT/inbox/ECT_2024.csv"),
+          "STRUCTURE,STRUCTURE_ID,ACTION,INDICATOR,REF_AREA,TIME_PERIOD,OBS_VALUE\n"
+          "dataflow,HSI:ECT(1.0),I,t_pol,TH-10,2024,82\n"
+          "dataflow,HSI:ECT(1.0),I,t_pol,TH-50,2024,70\n"
+          "dataflow,HSI:ECT(1.0),I,t_pol,TH-96,2024,54\n")
+    # A file that must be refused whole: ECT may not send CDD's indicator.
     write(os.path.join(tmp, "ECT/inbox/ECT_bad.csv"),
           "indicator,area,period,value\n"
           "t_pol,10,2023,60\nt_health,10,2023,99\n")
     nodes = {}
-    for ag in ("DOH", "ECT"):
+    for ag in agencies:
         nodes[ag] = subprocess.run(
             [BIN["hsi-ingest"], "--agency", ag, "--node-id", ag + "-n1",
              "--key-file", keys[ag], "--inbox",
              os.path.join(tmp, ag, "inbox"), "--scorer-url", ingest,
-             "--events-url", events, "--once", "true"],
+             "--events-url", events, "--once", "true"] + tls(ag),
             capture_output=True, text=True, timeout=120)
-    check(nodes["DOH"].returncode == 0, "DOH node delivers: " + nodes["DOH"].stderr[-400:])
+    for ag in ("CDD", "DLA", "MOPH", "DMH"):
+        check(nodes[ag].returncode == 0,
+              "%s node delivers: %s" % (ag, nodes[ag].stderr[-400:]))
     check(nodes["ECT"].returncode == 1, "ECT node reports its rejected file")
-    check(os.path.exists(os.path.join(tmp, "DOH/done/DOH_2567.csv")),
-          "DOH file moved to done/")
-    rep = json.load(open(os.path.join(tmp, "DOH/done/DOH_2567.csv.report.json")))
-    check(rep["central"]["imported"] == 21 and rep["central"]["rejected"] == 0,
-          "verdict counts 21 imported: %s" % rep.get("central"))
+    check(os.path.exists(os.path.join(tmp, "CDD/done/CDD_2567.csv")),
+          "CDD file moved to done/")
+    rep = json.load(open(os.path.join(tmp, "CDD/done/CDD_2567.csv.report.json")))
+    check(rep["central"]["imported"] == 18 and rep["central"]["rejected"] == 0,
+          "verdict counts 18 imported: %s" % rep.get("central"))
+    for ag, name, n in (("DMH", "DMH_2024.jsonl", 3), ("ECT", "ECT_2024.csv", 3)):
+        r = json.load(open(os.path.join(tmp, ag, "done", name + ".report.json")))
+        check(r["central"]["imported"] == n, "%s (%s format) imported %d: %s"
+              % (name, "JSON lines" if ag == "DMH" else "SDMX-CSV", n, r.get("central")))
+    # Verdicts are confirmed by the nodes, so the scorer stops re-sending.
+    conf = subprocess.run(["psql", url, "-At", "-c",
+                           "SELECT count(*) FILTER (WHERE confirmed_at IS NULL), "
+                           "count(*) FROM ingest_file"],
+                          capture_output=True, text=True).stdout.strip()
+    check(conf == "0|5", "every verdict confirmed by its node (unconfirmed|all = %s)" % conf)
     bad = json.load(open(os.path.join(tmp, "ECT/rejected/ECT_bad.csv.report.json")))
     check([i["code"] for i in bad["issues"]] == ["E_NOT_OWNER"] and
           bad["issues"][0]["line"] == 3, "E_NOT_OWNER on line 3: %s" % bad["issues"])

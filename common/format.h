@@ -1,0 +1,68 @@
+/*
+ * format.h: the file formats agencies may submit (docs/formats.md) -- the
+ * agency CSV (validate.h), JSON lines and SDMX-CSV 2.0 -- and the choice
+ * between them by file name. Every reader only turns its syntax into the
+ * six text fields of a row; hsi_validate_row does all checking of values,
+ * so a row means the same whichever format carried it.
+ *
+ * All readers share the contract of hsi_validate_csv: valid rows go to
+ * b->obs, each problem to b->issues with its line and column (in
+ * characters), duplicated keys are refused (E_DUPLICATE), and a problem
+ * that makes the whole file unusable sets b->file_error. They return 0
+ * even when rows are invalid, or HSI_ENOMEM.
+ */
+#ifndef HSI_FORMAT_H
+#define HSI_FORMAT_H
+
+#include <stddef.h>
+
+#include "catalog.h"
+#include "validate.h"
+
+/* Longest JSON line, line end excluded (as the CSV record limit). */
+#define HSI_JSONL_LINE_MAX 65536 /* bytes */
+
+/*
+ * JSON lines: one object a line with the keys indicator, area, period,
+ * value, status and note. value may be a number, a numeric string (Thai
+ * digits too) or null; null is the same as an absent key for every key.
+ * Blank lines are skipped; a UTF-8 BOM and CRLF line ends are accepted.
+ * Codes: E_JSON, E_UNKNOWN_FIELD, E_TYPE, E_ENCODING, E_TOO_LONG, then
+ * those of hsi_validate_row.
+ */
+int hsi_validate_jsonl(const hsi_catalog *cat, const char *agency,
+    const char *buf, size_t len, hsi_batch *b);
+
+/*
+ * SDMX-CSV 2.0: the header starts with STRUCTURE and holds STRUCTURE_ID,
+ * INDICATOR, REF_AREA, TIME_PERIOD and OBS_VALUE, optionally ACTION,
+ * OBS_STATUS and COMMENT or NOTE, in any order. ACTION I, A, R or empty
+ * is an upsert; D and anything else are refused per row (E_ACTION). A
+ * header problem is E_HEADER and sets b->file_error.
+ */
+int hsi_validate_sdmx(const hsi_catalog *cat, const char *agency,
+    const char *buf, size_t len, hsi_batch *b);
+
+/*
+ * Picks the reader by name (the extension, in any case, after the last
+ * '/'): ".jsonl" or ".ndjson" JSON lines; ".csv" SDMX-CSV when the header
+ * starts with STRUCTURE, else the agency CSV. Any other name (or NULL)
+ * gets one E_FORMAT issue with b->file_error set.
+ */
+int hsi_validate_file(const hsi_catalog *cat, const char *agency,
+    const char *name, const char *buf, size_t len, hsi_batch *b);
+
+/*
+ * For the readers above only: appends an issue as hsi_validate_row does
+ * (nothing past HSI_MAX_ISSUES, but b->truncated is set). Returns 0 or
+ * HSI_ENOMEM.
+ */
+__attribute__((format(printf, 7, 8))) int hsi_format_issue(hsi_batch *b,
+    size_t line, size_t col, const char *code, const char *field,
+    const char *value, const char *fmt, ...);
+
+/* For the readers: refuses a file over HSI_FILE_MAX_BYTES with a file
+ * issue (E_FILE_TOO_BIG); returns 1 if it did (see *rv), else 0. */
+int hsi_format_too_big(hsi_batch *b, size_t len, int *rv);
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * fuzz_sdmx.c: libFuzzer target for hsi_validate_sdmx over the embedded
+ * catalog (loaded once). The first byte picks the agency; the rest is the
+ * SDMX-CSV file. Whatever the input, every row kept must be one the scorer
+ * would accept (hsi_validate_obs agrees, period canonical, area known), every
+ * record read is either kept or counted bad, issues stay within
+ * HSI_MAX_ISSUES, and hsi_batch_fini frees everything.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "error.h"
+#include "format.h"
+#include "period.h"
+#include "validate.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static hsi_catalog *cat;
+
+static void
+free_cat(void)
+{
+	hsi_catalog_free(cat);
+}
+
+static void
+check_obs(const char *agency, const hsi_obs *o)
+{
+	hsi_obs    copy = *o;
+	hsi_issue  iss;
+	hsi_period p;
+	char       canon[HSI_PERIOD_MAX];
+	if (hsi_catalog_area(cat, o->area) == NULL
+	    || hsi_validate_obs(cat, agency, &copy, &iss) != 0
+	    || copy.year != o->year || copy.fyear != o->fyear) {
+		abort();
+	}
+	if (hsi_period_parse(o->period, strlen(o->period), &p, NULL) != 0) {
+		abort();
+	}
+	hsi_period_format(&p, canon, sizeof canon);
+	if (strcmp(canon, o->period) != 0) {
+		abort();
+	}
+	if (o->note != NULL && strlen(o->note) > HSI_NOTE_MAX) {
+		abort();
+	}
+}
+
+static void
+check_batch(const char *agency, const hsi_batch *b)
+{
+	if (b->n_issues > HSI_MAX_ISSUES || b->bad_rows > b->rows
+	    || (b->file_error && b->n_obs != 0)
+	    || (!b->file_error && b->n_obs + b->bad_rows != b->rows)) {
+		abort();
+	}
+	for (size_t i = 0; i < b->n_issues; i++) {
+		const hsi_issue *is = &b->issues[i];
+		if (is->code[0] == '\0' || is->msg[0] == '\0') {
+			abort();
+		}
+	}
+	for (size_t i = 0; i < b->n_obs; i++) {
+		check_obs(agency, &b->obs[i]);
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const agencies[]
+	    = { "MOE", "MOL", "DOH", "MSDHS", "NHSO", "DDC", "ECT", "NSO" };
+	if (cat == NULL) {
+		char err[256];
+		if (hsi_catalog_from_refdata(
+		        NULL, 0, NULL, &cat, err, sizeof err)
+		    != 0) {
+			abort();
+		}
+		atexit(free_cat);
+	}
+	if (size == 0) {
+		return 0;
+	}
+	const char *agency = agencies[data[0] % 8];
+	hsi_batch   b;
+	hsi_batch_init(&b);
+	int rv = hsi_validate_sdmx(
+	    cat, agency, (const char *) data + 1, size - 1, &b);
+	if (rv != 0 && rv != HSI_ENOMEM) {
+		abort();
+	}
+	if (rv == 0) {
+		check_batch(agency, &b);
+	}
+	hsi_batch_fini(&b);
+	return 0;
+}
