@@ -388,9 +388,11 @@ hsi_validate_row(hsi_batch *b, const hsi_catalog *cat, const char *agency,
 		    : strcmp(iss.field, "period") == 0      ? HSI_F_PERIOD
 		    : strcmp(iss.field, "status") == 0      ? HSI_F_STATUS
 		                                            : HSI_F_VALUE;
-		if (strcmp(iss.code, "E_UNKNOWN_AREA") == 0) {
-			snprintf(iss.value, sizeof(iss.value), "%s",
-			    f[HSI_F_AREA]->ptr);
+		/* Quote what the officer wrote, not our canonical form. */
+		if (c == HSI_F_AREA || c == HSI_F_PERIOD) {
+			hsi_utf8_clip(
+			    c == HSI_F_AREA ? f[HSI_F_AREA]->ptr : raw_period,
+			    iss.value, sizeof(iss.value));
 		}
 		return add_issue(b, line, f[c] ? f[c]->col : 1, iss.code,
 		    iss.field, iss.value, "%s", iss.msg);
