@@ -56,6 +56,7 @@ export HSI_PG_SH=$ROOT/scripts/pg.sh
 export HSI_SOURCE_DIR=$ROOT
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp:print_suppressions=0}
 export CI=${CI:-}
 
 hsi_deps

@@ -332,7 +332,7 @@ hsi_alerter_close(hsi_alerter *a)
 	if (a->abandoned) {
 		return; /* its thread may still run: leak, do not free */
 	}
-	nng_close(a->pub);
+	hsi_net_close_bounded(a->pub, 3000);
 	hsi_db_close(a->db);
 	hsi_rules_free(a->rules);
 	pthread_mutex_destroy(&a->mu);

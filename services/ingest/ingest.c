@@ -205,7 +205,8 @@ hsi_ingest_close(hsi_ingest *n)
 		return;
 	}
 	hsi_rxq_stop(n->rxq);
-	nng_close(n->pub);
+	/* Bounded: nng 1.5.2's close can hang (net.h). */
+	hsi_net_close_bounded(n->pub, 3000);
 	hsi_outbox_close(n->ob);
 	hsi_catalog_free(n->cat);
 	free(n);

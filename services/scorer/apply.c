@@ -79,32 +79,58 @@ hsi_scorer_find_key(
 	return NULL;
 }
 
+/* Text from a refused message for SQL and logs: PostgreSQL and jansson
+ * both refuse invalid UTF-8, and a refusal must never be lost for it, so
+ * such text is kept as hex. */
+static const char *
+safe_text(const char *in, char *out, size_t size)
+{
+	if (in == NULL) {
+		return NULL;
+	}
+	size_t n = strlen(in);
+	if (hsi_utf8_check(in, n) == 0) {
+		hsi_utf8_clip(in, out, size);
+		return out;
+	}
+	size_t k = (size - 6) / 2 < n ? (size - 6) / 2 : n;
+	memcpy(out, "hex:", 4);
+	hsi_hex((const unsigned char *) in, k, out + 4);
+	return out;
+}
+
 static void
 quarantine(hsi_scorer *s, const Hsi__Envelope *env, const char *reason,
     const char *detail, const unsigned char *msg, size_t len)
 {
 	s->stats_quarantined++;
-	char epoch[24] = "", seq[24] = "";
+	char epoch[24] = "", seq[24] = "", agency[80], node[80], det[200];
 	if (env != NULL) {
 		snprintf(
 		    epoch, sizeof(epoch), "%" PRId64, (int64_t) env->epoch);
 		snprintf(seq, sizeof(seq), "%" PRIu64, env->seq);
 	}
-	const char *p[7] = { env ? env->agency : NULL,
-		env ? env->node_id : NULL, env ? epoch : NULL,
-		env ? seq : NULL, reason, detail, NULL };
-	const int fmt[7] = { 0, 0, 0, 0, 0, 0, 1 };
-	const int lens[7]
+	const char *ag
+	    = env ? safe_text(env->agency, agency, sizeof(agency)) : NULL;
+	const char *p[7]   = { ag,
+                env ? safe_text(env->node_id, node, sizeof(node)) : NULL,
+                env ? epoch : NULL, env ? seq : NULL, reason,
+		  safe_text(detail, det, sizeof(det)), (const char *) msg };
+	const int   fmt[7] = { 0, 0, 0, 0, 0, 0, 1 };
+	const int   lens[7]
 	    = { 0, 0, 0, 0, 0, 0, (int) (len > 4096 ? 4096 : len) };
-	p[6]        = (const char *) msg;
 	PGresult *r = PQexecParams(s->db,
 	    "INSERT INTO quarantine(agency, node_id, epoch, seq, reason, "
 	    "detail, message) VALUES ($1, $2, $3, $4, $5, $6, $7)",
 	    7, NULL, p, lens, fmt, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		hsi_log_error("cannot record a refusal in quarantine",
+		    "{s:s, s:s}", "reason", reason, "error",
+		    PQresultErrorMessage(r));
+	}
 	PQclear(r);
 	hsi_log_warn("message refused", "{s:s, s:s, s:s}", "reason", reason,
-	    "agency", env && env->agency ? env->agency : "?", "detail",
-	    detail ? detail : "");
+	    "agency", ag ? ag : "?", "detail", p[5] ? p[5] : "");
 }
 
 static int

@@ -251,7 +251,8 @@ hsi_scorer_close(hsi_scorer *s)
 		return;
 	}
 	hsi_rxq_stop(s->rxq); /* closes the ingest socket */
-	nng_close(s->events);
+	/* Bounded: nng 1.5.2's close can hang (net.h). */
+	hsi_net_close_bounded(s->events, 3000);
 	hsi_db_close(s->db);
 	hsi_catalog_free(s->cat);
 	hsi_method_free(s->method);
