@@ -111,6 +111,38 @@ hsictl_key_rotate(const char *db_url, const char *agency, const char *out_path)
 }
 
 int
+hsictl_key_retire(const char *db_url, const char *key_id)
+{
+	PGconn *c = connect_db(db_url);
+	if (c == NULL) {
+		return 1;
+	}
+	const char *p[1]  = { key_id };
+	PGresult   *r     = hsi_db_query(c, "retire key",
+	          "UPDATE agency_key SET retired_at = now() WHERE key_id = $1 AND "
+	                "(retired_at IS NULL OR retired_at > now()) RETURNING agency",
+	          1, p);
+	int         found = r != NULL && PQntuples(r) == 1;
+	if (found) {
+		const char *ap[2] = { "hsictl", key_id };
+		hsi_db_exec(c, "audit",
+		    "INSERT INTO audit_log(actor, action, target) VALUES ($1, "
+		    "'key.retire', $2)",
+		    2, ap);
+		printf("key %s of %s retired; its node must use a newer key\n",
+		    key_id, PQgetvalue(r, 0, 0));
+	} else if (r != NULL) {
+		fprintf(stderr,
+		    "hsictl: no valid key '%s' (see the key_id in the node's "
+		    "key file)\n",
+		    key_id);
+	}
+	PQclear(r);
+	hsi_db_close(c);
+	return found ? 0 : 1;
+}
+
+int
 hsictl_catalog_load(const char *db_url, const char *csv_path)
 {
 	FILE *f = fopen(csv_path, "rb");

@@ -11,6 +11,8 @@
 int hsictl_migrate(const char *db_url);
 int hsictl_key_rotate(
     const char *db_url, const char *agency, const char *out_path);
+/* Retires key_id now: the scorer refuses it from then on. */
+int hsictl_key_retire(const char *db_url, const char *key_id);
 int hsictl_catalog_load(const char *db_url, const char *csv_path);
 
 #endif

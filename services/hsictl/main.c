@@ -16,6 +16,8 @@ usage(FILE *f)
 	    "  migrate                     apply database migrations\n"
 	    "  key rotate AGENCY --out F   new HMAC key for AGENCY's node, "
 	    "written to F (0600)\n"
+	    "  key retire KEY_ID           the scorer refuses KEY_ID from now "
+	    "on\n"
 	    "  catalog load FILE.csv       load an indicator catalog "
 	    "(docs/catalog.md)\n\n"
 	    "--db-url defaults to $HSI_DB_URL.\n");
@@ -52,6 +54,10 @@ main(int argc, char **argv)
 	if (npos == 3 && strcmp(pos[0], "key") == 0
 	    && strcmp(pos[1], "rotate") == 0 && out != NULL) {
 		return hsictl_key_rotate(db_url, pos[2], out);
+	}
+	if (npos == 3 && strcmp(pos[0], "key") == 0
+	    && strcmp(pos[1], "retire") == 0) {
+		return hsictl_key_retire(db_url, pos[2]);
 	}
 	if (npos == 3 && strcmp(pos[0], "catalog") == 0
 	    && strcmp(pos[1], "load") == 0) {

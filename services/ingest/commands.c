@@ -137,6 +137,15 @@ hsi_ingest_submit(const hsi_ingest_config *cfg, char *const *files, int nfiles)
 	return bad ? 1 : 0;
 }
 
+static void
+print_sending(void *arg, const char *name, long rows, long acked, long parts)
+{
+	(void) arg;
+	printf("sending          %s: %ld rows, %ld of %ld parts acknowledged "
+	       "(%ld%%)\n",
+	    name, rows, acked, parts, parts ? 100 * acked / parts : 0);
+}
+
 int
 hsi_ingest_status(const hsi_ingest_config *cfg, int as_json)
 {
@@ -151,7 +160,6 @@ hsi_ingest_status(const hsi_ingest_config *cfg, int as_json)
 		return 2;
 	}
 	hsi_outbox_status_get(ob, &st);
-	hsi_outbox_close(ob);
 	long long now = hsi_ingest_now_ms();
 	long long heard
 	    = st.last_heard_ms ? (now - st.last_heard_ms) / 1000 : -1;
@@ -170,6 +178,7 @@ hsi_ingest_status(const hsi_ingest_config *cfg, int as_json)
 		    (unsigned long long) st.next_seq,
 		    (unsigned long long) st.acked_seq, st.pending_files,
 		    st.pending_parts, age, link, heard, st.catalog_version);
+		hsi_outbox_close(ob);
 		return 0;
 	}
 	printf("agency           %s\n", cfg->agency);
@@ -187,5 +196,7 @@ hsi_ingest_status(const hsi_ingest_config *cfg, int as_json)
 		    heard);
 	}
 	printf("catalog version  %u\n", st.catalog_version);
+	hsi_outbox_sending(ob, print_sending, NULL);
+	hsi_outbox_close(ob);
 	return 0;
 }

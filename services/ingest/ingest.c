@@ -166,9 +166,10 @@ hsi_ingest_open(
 	hsi_outbox_status_get(n->ob, &st);
 	n->acked = st.acked_seq;
 	load_cached_catalog(n);
-	char topic_ack[HSI_TOPIC_MAX];
+	char topic_ack[HSI_TOPIC_MAX], topic_cat[HSI_TOPIC_MAX];
 	snprintf(topic_ack, sizeof(topic_ack), "ack.%s\n", cfg->agency);
-	const char *topics[] = { "catalog\n", topic_ack, NULL };
+	snprintf(topic_cat, sizeof(topic_cat), "catalog.%s\n", cfg->agency);
+	const char *topics[] = { topic_cat, topic_ack, NULL };
 	hsi_net_tls tls      = { cfg->tls_cert, NULL, cfg->tls_ca };
 	if ((rv = hsi_net_pub_open(
 	         &n->pub, cfg->scorer_url, 0, &tls, err, err_size))
@@ -308,9 +309,38 @@ send_status(hsi_ingest *n, Hsi__Ack *ack)
 
 /* ---- incoming: catalog and acks ----------------------------------------- */
 
-static void
-on_catalog(hsi_ingest *n, const Hsi__Envelope *env)
+/*
+ * Whether env was signed with our key, or the one before a reload: 1 yes;
+ * 0 it names another key (another node of the agency: not for us, ignored
+ * quietly); -1 it names our key but the signature is wrong (a forgery,
+ * logged).
+ */
+static int
+signed_by_us(const hsi_ingest *n, const char *topic, const Hsi__Envelope *env)
 {
+	const hsi_key *k = strcmp(env->key_id, n->key.id) == 0 ? &n->key
+	    : n->have_old_key && strcmp(env->key_id, n->old_key.id) == 0
+	    ? &n->old_key
+	    : NULL;
+	if (k == NULL) {
+		return 0;
+	}
+	return hsi_envelope_verify(topic, env, k) == 0 ? 1 : -1;
+}
+
+static void
+on_catalog(hsi_ingest *n, const char *topic, const Hsi__Envelope *env)
+{
+	/* A forged catalog could make us accept what the scorer refuses, or
+	 * refuse what it accepts. */
+	int sig = signed_by_us(n, topic, env);
+	if (sig <= 0) {
+		if (sig < 0) {
+			hsi_log_warn(
+			    "catalog with bad signature ignored", NULL);
+		}
+		return;
+	}
 	Hsi__CatalogSnapshot *snap = (Hsi__CatalogSnapshot *) hsi_pb_unpack(
 	    &hsi__catalog_snapshot__descriptor, env->payload.data,
 	    env->payload.len);
@@ -358,14 +388,12 @@ record_verdicts(hsi_ingest *n, Hsi__Ack *ack)
 static void
 on_ack(hsi_ingest *n, const char *topic, const Hsi__Envelope *env)
 {
-	/* An ack not signed with our key (or the one before a reload) is
-	 * ignored: a forged ack could make us drop data never stored. */
-	const hsi_key *k = strcmp(env->key_id, n->key.id) == 0 ? &n->key
-	    : n->have_old_key && strcmp(env->key_id, n->old_key.id) == 0
-	    ? &n->old_key
-	    : NULL;
-	if (k == NULL || hsi_envelope_verify(topic, env, k) != 0) {
-		hsi_log_warn("ack with bad signature ignored", NULL);
+	/* A forged ack could make us drop data never stored. */
+	int sig = signed_by_us(n, topic, env);
+	if (sig <= 0) {
+		if (sig < 0) {
+			hsi_log_warn("ack with bad signature ignored", NULL);
+		}
 		return;
 	}
 	Hsi__Ack *ack = (Hsi__Ack *) hsi_pb_unpack(
@@ -402,9 +430,9 @@ on_message(hsi_ingest *n, nng_msg *m)
 	    || hsi_envelope_open(body, blen, &env) != 0) {
 		return;
 	}
-	if (strcmp(topic, "catalog") == 0
+	if (strncmp(topic, "catalog.", 8) == 0
 	    && env->payload_type == HSI__PAYLOAD_TYPE__CATALOG_SNAPSHOT) {
-		on_catalog(n, env);
+		on_catalog(n, topic, env);
 	} else if (strncmp(topic, "ack.", 4) == 0
 	    && env->payload_type == HSI__PAYLOAD_TYPE__ACK) {
 		on_ack(n, topic, env);

@@ -450,6 +450,35 @@ hsi_outbox_load_catalog(hsi_outbox *ob, unsigned char **snap, size_t *len)
 	return rv;
 }
 
+int
+hsi_outbox_sending(hsi_outbox *ob,
+    void (*fn)(void *, const char *, long, long, long), void *arg)
+{
+	sqlite3_stmt *st;
+	char          v[32] = "0";
+	meta_get_text(ob, "acked_seq", v, sizeof(v));
+	long long acked = atoll(v);
+	if (sqlite3_prepare_v2(ob->db,
+	        "SELECT name, rows, first_seq, last_seq FROM file WHERE state "
+	        "= 'sending' ORDER BY first_seq",
+	        -1, &st, NULL)
+	    != SQLITE_OK) {
+		return HSI_EIO;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		long long first = sqlite3_column_int64(st, 2);
+		long long last  = sqlite3_column_int64(st, 3);
+		long long done  = acked < first ? 0
+		     : acked > last             ? last - first + 1
+		                                : acked - first + 1;
+		fn(arg, (const char *) sqlite3_column_text(st, 0),
+		    (long) sqlite3_column_int64(st, 1), (long) done,
+		    (long) (last - first + 1));
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
 void
 hsi_outbox_heard(hsi_outbox *ob, long long now_ms)
 {

@@ -82,6 +82,13 @@ int hsi_outbox_save_catalog(
 /* *snap is heap memory the caller frees; HSI_ENOENT if none cached. */
 int hsi_outbox_load_catalog(hsi_outbox *ob, unsigned char **snap, size_t *len);
 
+/* Calls fn for every file still being sent, with its parts acknowledged
+ * so far and its parts in all (progress of large files). */
+int hsi_outbox_sending(hsi_outbox *ob,
+    void (*fn)(
+        void *arg, const char *name, long rows, long acked_parts, long parts),
+    void *arg);
+
 void     hsi_outbox_heard(hsi_outbox *ob, long long now_ms);
 int      hsi_outbox_status_get(hsi_outbox *ob, hsi_outbox_status *st);
 uint64_t hsi_outbox_epoch(const hsi_outbox *ob);

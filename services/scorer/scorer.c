@@ -133,6 +133,12 @@ fail:
 	return rv;
 }
 
+/*
+ * Publishes the catalog to every agency on catalog.<AGENCY>, once for each
+ * of its valid keys (an agency may run several nodes, or be mid-rotation):
+ * nodes accept only a snapshot signed with their own key, and no central
+ * secret has to be given to 23 sites for it.
+ */
 static void
 publish_catalog(hsi_scorer *s)
 {
@@ -141,26 +147,32 @@ publish_catalog(hsi_scorer *s)
 	if (hsi_catalog_to_snapshot(s->cat, &snap, &len) != 0) {
 		return;
 	}
-	Hsi__Envelope env = HSI__ENVELOPE__INIT;
-	env.agency        = "central";
-	env.node_id       = "scorer";
-	env.sent_unix_ms  = hsi_now_ms();
-	env.payload_type  = HSI__PAYLOAD_TYPE__CATALOG_SNAPSHOT;
-	env.payload.data  = snap;
-	env.payload.len   = len;
-	unsigned char *wire;
-	size_t         wlen;
-	if (hsi_envelope_seal("catalog", &env, NULL, &wire, &wlen) == 0) {
-		hsi_net_send(s->events, NULL, wire, wlen);
-		free(wire);
+	for (size_t i = 0; i < s->n_keys; i++) {
+		const hsi_key *key = &s->keys[i];
+		const char    *ag  = key->agency;
+		char           topic[HSI_TOPIC_MAX];
+		snprintf(topic, sizeof(topic), "catalog.%s", ag);
+		Hsi__Envelope env = HSI__ENVELOPE__INIT;
+		env.agency        = (char *) ag;
+		env.node_id       = "scorer";
+		env.seq           = s->cat->version;
+		env.sent_unix_ms  = hsi_now_ms();
+		env.payload_type  = HSI__PAYLOAD_TYPE__CATALOG_SNAPSHOT;
+		env.payload.data  = snap;
+		env.payload.len   = len;
+		unsigned char *wire;
+		size_t         wlen;
+		if (hsi_envelope_seal(topic, &env, key, &wire, &wlen) == 0) {
+			hsi_net_send(s->events, NULL, wire, wlen);
+			free(wire);
+		}
 	}
 	free(snap);
 }
 
 /* Scores the dirty years once the stream has been quiet for
  * compute_delay_ms, or at the latest compute_max_delay_ms after the first
- * change, so
- * a burst of files costs one computation, not one per file. */
+ * change, so a burst of files costs one computation, not one per file. */
 static void
 maybe_compute(hsi_scorer *s)
 {
@@ -218,6 +230,8 @@ hsi_scorer_run(hsi_scorer *s, volatile sig_atomic_t *stop)
 			continue;
 		}
 		if (now >= next_catalog) {
+			/* Keys made since the last round sign this one. */
+			hsi_scorer_load_keys(s);
 			publish_catalog(s);
 			next_catalog = now + s->cfg->catalog_interval_ms;
 		}

@@ -381,8 +381,9 @@ on_real_ack(const char *topic, nng_msg *m, const Hsi__Envelope *env)
 	hsi_pb_free((ProtobufCMessage *) ack);
 }
 
-/* Handles one message from the real events address: the catalog is
- * relayed to the forged address, acks are swallowed (and learnt from). */
+/* Handles one message from the real events address: the catalog (signed
+ * per key by the scorer, so relayed untouched) goes to the forged address,
+ * acks are swallowed (and learnt from). */
 static void
 on_event(nng_msg *m)
 {
@@ -394,7 +395,7 @@ on_event(nng_msg *m)
 	    != 0) {
 		return;
 	}
-	if (strcmp(topic, "catalog") == 0) {
+	if (strncmp(topic, "catalog.", 8) == 0) {
 		if (hsi_net_send(
 		        forged_pub, NULL, nng_msg_body(m), nng_msg_len(m))
 		    == 0) {
@@ -865,9 +866,10 @@ open_sockets(const char *scorer_url, const char *events_url)
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d\n", port);
 	write_out("forged_events_url", url);
 	/* The real events: catalog and A's acks. */
-	char ack_topic[HSI_TOPIC_MAX];
+	char ack_topic[HSI_TOPIC_MAX], cat_topic[HSI_TOPIC_MAX];
 	snprintf(ack_topic, sizeof(ack_topic), "ack.%s\n", key_a.agency);
-	const char *topics[] = { "catalog\n", ack_topic, NULL };
+	snprintf(cat_topic, sizeof(cat_topic), "catalog.%s\n", key_a.agency);
+	const char *topics[] = { cat_topic, ack_topic, NULL };
 	if (hsi_net_sub_open(
 	        &events_sub, events_url, 0, topics, NULL, err, sizeof(err))
 	        != 0
