@@ -831,14 +831,16 @@ def s_kill_node(t, data):
     nodes = make_nodes(t, data, ags, (1500, 1800), (4, 4), 5)
     total = {n.node_id: n.parts() for n in nodes}
     say("3 nodes, parts %s" % total)
-    for n in nodes:
-        n.start()
-    x, y = nodes[0], nodes[1]
-    plan = sorted([(data.rng.uniform(0.15, 0.35), x),
-                   (data.rng.uniform(0.55, 0.75), x),
-                   (data.rng.uniform(0.35, 0.6), y)], key=lambda p: p[0])
+    # Each node is started just before its own kill: killed nodes are
+    # restarted and run on while the next one is being worked on, so a
+    # node started early could finish before its turn came.
+    x, y, z = nodes
+    plan = [(data.rng.uniform(0.15, 0.35), x),
+            (data.rng.uniform(0.35, 0.6), y),
+            (data.rng.uniform(0.55, 0.75), z)]
     for frac, nd in plan:
         target = int(frac * total[nd.node_id])
+        nd.start()
 
         def mid_send():
             ob = nd.outbox()
