@@ -190,3 +190,21 @@ hsi_db_migrate(PGconn *c, char *err, size_t err_size)
 	PQclear(PQexec(c, "SELECT pg_advisory_unlock(7450001)"));
 	return rv;
 }
+
+int
+hsi_db_active_methodology(PGconn *conn, int *version)
+{
+	PGresult *r = hsi_db_query(conn, "active methodology",
+	    "SELECT version FROM methodology WHERE activated_at IS NOT NULL "
+	    "ORDER BY activated_at DESC, version DESC LIMIT 1",
+	    0, NULL);
+	if (r == NULL) {
+		return HSI_EDB;
+	}
+	int rv = PQntuples(r) == 1 ? 0 : HSI_ENOENT;
+	if (rv == 0) {
+		*version = atoi(PQgetvalue(r, 0, 0));
+	}
+	PQclear(r);
+	return rv;
+}

@@ -44,6 +44,13 @@ int hsi_db_migrate(PGconn *conn, char *err, size_t err_size);
  */
 int hsi_db_ensure(PGconn *conn);
 
+/*
+ * The version of the active methodology (the one activated last), the one
+ * every current score cites. Returns 0, HSI_ENOENT if none is active yet,
+ * or HSI_EDB.
+ */
+int hsi_db_active_methodology(PGconn *conn, int *version);
+
 /* Returns the SQLSTATE of the last error result or "" . */
 const char *hsi_db_sqlstate(const PGresult *res);
 

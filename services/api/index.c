@@ -58,19 +58,7 @@ typedef struct {
 int
 hsi_index_active_methodology(PGconn *db, int *out)
 {
-	PGresult *r = hsi_db_query(db, "active methodology",
-	    "SELECT version FROM methodology WHERE activated_at IS NOT NULL "
-	    "ORDER BY activated_at DESC, version DESC LIMIT 1",
-	    0, NULL);
-	if (r == NULL) {
-		return HSI_EDB;
-	}
-	int rv = PQntuples(r) == 1 ? 0 : HSI_ENOENT;
-	if (rv == 0) {
-		*out = atoi(PQgetvalue(r, 0, 0));
-	}
-	PQclear(r);
-	return rv;
+	return hsi_db_active_methodology(db, out);
 }
 
 static json_t *

@@ -42,19 +42,16 @@ hsi_scorer_ensure_method(hsi_scorer *s)
 	if (rv != 0) {
 		return rv;
 	}
-	PGresult *r = hsi_db_query(s->db, "active methodology",
-	    "SELECT version FROM methodology WHERE activated_at IS NOT NULL "
-	    "ORDER BY activated_at DESC, version DESC LIMIT 1",
-	    0, NULL);
-	if (r == NULL) {
+	int       active;
+	PGresult *r;
+	rv = hsi_db_active_methodology(s->db, &active);
+	if (rv == HSI_EDB) {
 		hsi_method_free(m);
-		return HSI_EDB;
+		return rv;
 	}
-	if (PQntuples(r) > 0) {
-		m->version = atoi(PQgetvalue(r, 0, 0));
-		PQclear(r);
+	if (rv == 0) {
+		m->version = active;
 	} else {
-		PQclear(r);
 		json_t     *j    = hsi_method_to_json(m);
 		char       *doc  = json_dumps(j,
 		           JSON_COMPACT | JSON_PRESERVE_ORDER

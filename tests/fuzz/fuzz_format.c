@@ -1,11 +1,17 @@
 /*
- * fuzz_sdmx.c: libFuzzer target for hsi_validate_sdmx over the embedded
+ * fuzz_format.c: libFuzzer target for one file reader over the embedded
  * catalog (loaded once). The first byte picks the agency; the rest is the
- * SDMX-CSV file. Whatever the input, every row kept must be one the scorer
- * would accept (hsi_validate_obs agrees, period canonical, area known), every
- * record read is either kept or counted bad, issues stay within
+ * file. Whatever the input, every row kept must be one the scorer would
+ * accept (hsi_validate_obs agrees, period canonical, area known), every
+ * line read is either kept or counted bad, issues stay within
  * HSI_MAX_ISSUES, and hsi_batch_fini frees everything.
  */
+/* Built once per reader: -DHSI_FUZZ_READER=hsi_validate_jsonl (JSON lines)
+ * or =hsi_validate_sdmx (SDMX-CSV); see tests/CMakeLists.txt. */
+#ifndef HSI_FUZZ_READER
+#error "define HSI_FUZZ_READER (hsi_validate_jsonl or hsi_validate_sdmx)"
+#endif
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +95,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *agency = agencies[data[0] % 8];
 	hsi_batch   b;
 	hsi_batch_init(&b);
-	int rv = hsi_validate_sdmx(
+	int rv = HSI_FUZZ_READER(
 	    cat, agency, (const char *) data + 1, size - 1, &b);
 	if (rv != 0 && rv != HSI_ENOMEM) {
 		abort();
