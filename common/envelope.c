@@ -141,6 +141,20 @@ hsi_envelope_seal(const char *topic, Hsi__Envelope *env, const hsi_key *key,
 }
 
 int
+hsi_envelope_publish(
+    nng_socket s, const char *topic, Hsi__Envelope *env, const hsi_key *key)
+{
+	unsigned char *wire;
+	size_t         len;
+	int            rv = hsi_envelope_seal(topic, env, key, &wire, &len);
+	if (rv == 0) {
+		rv = hsi_net_send(s, NULL, wire, len);
+		free(wire);
+	}
+	return rv;
+}
+
+int
 hsi_envelope_verify(
     const char *topic, const Hsi__Envelope *env, const hsi_key *key)
 {

@@ -13,6 +13,7 @@
 #ifndef HSI_ENVELOPE_H
 #define HSI_ENVELOPE_H
 
+#include <nng/nng.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,14 @@ void hsi_envelope_mac(const char *topic, const Hsi__Envelope *env,
  */
 int hsi_envelope_seal(const char *topic, Hsi__Envelope *env,
     const hsi_key *key, unsigned char **out, size_t *out_len);
+
+/*
+ * Seals env under topic with key (hsi_envelope_seal) and publishes it on
+ * the PUB socket s. Returns 0 or the error of either step. (PUB delivery
+ * itself is best effort: see net.h.)
+ */
+int hsi_envelope_publish(
+    nng_socket s, const char *topic, Hsi__Envelope *env, const hsi_key *key);
 
 /*
  * Unpacks an envelope from body (after the topic) with a capped

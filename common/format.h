@@ -52,17 +52,4 @@ int hsi_validate_sdmx(const hsi_catalog *cat, const char *agency,
 int hsi_validate_file(const hsi_catalog *cat, const char *agency,
     const char *name, const char *buf, size_t len, hsi_batch *b);
 
-/*
- * For the readers above only: appends an issue as hsi_validate_row does
- * (nothing past HSI_MAX_ISSUES, but b->truncated is set). Returns 0 or
- * HSI_ENOMEM.
- */
-__attribute__((format(printf, 7, 8))) int hsi_format_issue(hsi_batch *b,
-    size_t line, size_t col, const char *code, const char *field,
-    const char *value, const char *fmt, ...);
-
-/* For the readers: refuses a file over HSI_FILE_MAX_BYTES with a file
- * issue (E_FILE_TOO_BIG); returns 1 if it did (see *rv), else 0. */
-int hsi_format_too_big(hsi_batch *b, size_t len, int *rv);
-
 #endif

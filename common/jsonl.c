@@ -175,7 +175,7 @@ take_number(hsi_batch *b, jrow *r, const json_t *v)
 		char shown[32];
 		r->bad = 1;
 		snprintf(shown, sizeof(shown), "%g", json_real_value(v));
-		return hsi_format_issue(b, r->line, f->col, "E_VALUE_RANGE",
+		return hsi_batch_issue(b, r->line, f->col, "E_VALUE_RANGE",
 		    "value", shown,
 		    "value %s is outside the plausible range of every "
 		    "indicator; check the unit and the figure",
@@ -204,7 +204,7 @@ take_member(hsi_batch *b, jrow *r, const char *key, const json_t *v)
 		r->bad     = 1;
 		r->unknown = 1;
 		hsi_utf8_clip(key, clip, sizeof(clip));
-		return hsi_format_issue(b, r->line,
+		return hsi_batch_issue(b, r->line,
 		    member_col(r->s, r->n, key, 0), "E_UNKNOWN_FIELD", "key",
 		    key,
 		    "unknown key \"%s\"; the keys are " KEYS_HELP
@@ -224,13 +224,13 @@ take_member(hsi_batch *b, jrow *r, const char *key, const json_t *v)
 		return take_number(b, r, v);
 	} else if (k == HSI_F_VALUE) {
 		r->bad = 1;
-		return hsi_format_issue(b, r->line, f->col, "E_TYPE", key, "",
+		return hsi_batch_issue(b, r->line, f->col, "E_TYPE", key, "",
 		    "value is %s; give a number (12.5), a numeric string "
 		    "(\"12.5\") or null with status \"M\"",
 		    type_name(v));
 	} else {
 		r->bad = 1;
-		return hsi_format_issue(b, r->line, f->col, "E_TYPE", key, "",
+		return hsi_batch_issue(b, r->line, f->col, "E_TYPE", key, "",
 		    "%s is %s; write it as a string in quotes, e.g. "
 		    "\"%s\": \"%s\"",
 		    key, type_name(v), key, examples[k]);
@@ -267,20 +267,20 @@ read_line(hsi_batch *b, const hsi_catalog *cat, const char *agency,
     const char *s, size_t n, size_t line)
 {
 	if (n > HSI_JSONL_LINE_MAX) {
-		return hsi_format_issue(b, line, 1, "E_TOO_LONG", "", "",
+		return hsi_batch_issue(b, line, 1, "E_TOO_LONG", "", "",
 		    "the line is longer than %d bytes; put one observation "
 		    "on each line",
 		    HSI_JSONL_LINE_MAX);
 	}
 	const char *nul = memchr(s, '\0', n);
 	if (nul != NULL) {
-		return hsi_format_issue(b, line,
+		return hsi_batch_issue(b, line,
 		    char_col(s, (size_t) (nul - s)), "E_ENCODING", "", "",
 		    "NUL byte: the file is probably UTF-16; save it as UTF-8");
 	}
 	size_t bad = hsi_utf8_check(s, n);
 	if (bad != 0) {
-		return hsi_format_issue(b, line, char_col(s, bad - 1),
+		return hsi_batch_issue(b, line, char_col(s, bad - 1),
 		    "E_ENCODING", "", "",
 		    "not UTF-8; save the file as UTF-8 (iconv -f TIS-620 -t "
 		    "UTF-8 converts Thai Windows text)");
@@ -291,7 +291,7 @@ read_line(hsi_batch *b, const hsi_catalog *cat, const char *agency,
 	if (obj == NULL) {
 		char text[128];
 		hsi_utf8_clip(jerr.text, text, sizeof(text));
-		return hsi_format_issue(b, line,
+		return hsi_batch_issue(b, line,
 		    jerr.column > 0 ? (size_t) jerr.column : 1, "E_JSON", "",
 		    "",
 		    "invalid JSON: %s; write one object a line, e.g. "
@@ -300,7 +300,7 @@ read_line(hsi_batch *b, const hsi_catalog *cat, const char *agency,
 	}
 	int rv;
 	if (!json_is_object(obj)) {
-		rv = hsi_format_issue(b, line, 1, "E_JSON", "", "",
+		rv = hsi_batch_issue(b, line, 1, "E_JSON", "", "",
 		    "the line is %s, not a JSON object; write one object a "
 		    "line with the keys " KEYS_HELP,
 		    type_name(obj));
@@ -330,7 +330,7 @@ hsi_validate_jsonl(const hsi_catalog *cat, const char *agency, const char *buf,
 	int    rv   = 0;
 	size_t pos  = 0;
 	size_t line = 0;
-	if (hsi_format_too_big(b, len, &rv)) {
+	if (hsi_batch_too_big(b, len, &rv)) {
 		return rv;
 	}
 	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {

@@ -53,7 +53,7 @@ header_issue(hsi_batch *b, const hsi_csv_row *row, size_t f, const char *why)
 	char name[64];
 	hsi_utf8_clip(row->fields[f].ptr, name, sizeof(name));
 	b->file_error = 1;
-	return hsi_format_issue(b, row->line, row->fields[f].col, "E_HEADER",
+	return hsi_batch_issue(b, row->line, row->fields[f].col, "E_HEADER",
 	    "header", row->fields[f].ptr, "%s '%s'; " HEADER_HELP, why, name);
 }
 
@@ -66,7 +66,7 @@ check_first(hsi_batch *b, const hsi_csv_row *row)
 		return 0;
 	}
 	b->file_error = 1;
-	return hsi_format_issue(b, row->line, 1, "E_HEADER", "header", first,
+	return hsi_batch_issue(b, row->line, 1, "E_HEADER", "header", first,
 	    strcmp(first, "DATAFLOW") == 0
 	        ? "this is SDMX-CSV 1.0 (first column DATAFLOW); export "
 	          "SDMX-CSV 2.0 (first column STRUCTURE) instead"
@@ -104,7 +104,7 @@ read_header(hsi_batch *b, const hsi_csv_row *row, int col[S_COUNT])
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
 		if (col[required[i]] < 0) {
 			b->file_error = 1;
-			return hsi_format_issue(b, row->line, 1, "E_HEADER",
+			return hsi_batch_issue(b, row->line, 1, "E_HEADER",
 			    "header", col_names[required[i]],
 			    "the header has no column %s; " HEADER_HELP,
 			    col_names[required[i]]);
@@ -132,7 +132,7 @@ check_action(
 	const hsi_csv_field *s = fld(row, col[S_STRUCTURE]);
 	*ok                    = 0;
 	if (s == NULL || s->len == 0) {
-		return hsi_format_issue(b, row->line, s ? s->col : 1,
+		return hsi_batch_issue(b, row->line, s ? s->col : 1,
 		    "E_FIELD_EMPTY", "structure", "",
 		    "field STRUCTURE is empty; write dataflow (or "
 		    "datastructure) on every row");
@@ -142,7 +142,7 @@ check_action(
 		*ok = 1;
 		return 0;
 	}
-	return hsi_format_issue(b, row->line, a->col, "E_ACTION", "action",
+	return hsi_batch_issue(b, row->line, a->col, "E_ACTION", "action",
 	    a->ptr,
 	    strcmp(a->ptr, "D") == 0
 	        ? "deletion is not supported; send status M to declare a "
@@ -159,7 +159,7 @@ read_row(hsi_batch *b, const hsi_catalog *cat, const char *agency,
 	hsi_csv_field        empty_value;
 	int                  ok, rv;
 	if (row->nfields > ncols) {
-		return hsi_format_issue(b, row->line, row->fields[ncols].col,
+		return hsi_batch_issue(b, row->line, row->fields[ncols].col,
 		    "E_FIELD_COUNT", "", "",
 		    "row has %zu fields but the header %zu; quote a comment "
 		    "that contains commas",
@@ -197,10 +197,10 @@ first_row(hsi_batch *b, hsi_csv *csv, hsi_csv_row *row, int col[S_COUNT])
 	}
 	b->file_error = 1;
 	if (got < 0) {
-		return hsi_format_issue(b, cerr.line, cerr.col, cerr.code,
+		return hsi_batch_issue(b, cerr.line, cerr.col, cerr.code,
 		    "header", "", "%s", cerr.msg);
 	}
-	return hsi_format_issue(b, 1, 1, "E_HEADER", "header", "",
+	return hsi_batch_issue(b, 1, 1, "E_HEADER", "header", "",
 	    "the file is empty; " HEADER_HELP);
 }
 
@@ -213,7 +213,7 @@ hsi_validate_sdmx(const hsi_catalog *cat, const char *agency, const char *buf,
 	hsi_csv_err cerr;
 	int         col[S_COUNT];
 	int         rv = 0, got;
-	if (hsi_format_too_big(b, len, &rv)) {
+	if (hsi_batch_too_big(b, len, &rv)) {
 		return rv;
 	}
 	if ((rv = hsi_csv_open(buf, len, NULL, &csv)) != 0) {
@@ -230,8 +230,8 @@ hsi_validate_sdmx(const hsi_catalog *cat, const char *agency, const char *buf,
 		if (got == -HSI_ENOMEM) {
 			rv = HSI_ENOMEM;
 		} else if (got < 0) {
-			rv = hsi_format_issue(b, cerr.line, cerr.col,
-			    cerr.code, "", "", "%s", cerr.msg);
+			rv = hsi_batch_issue(b, cerr.line, cerr.col, cerr.code,
+			    "", "", "%s", cerr.msg);
 		} else {
 			rv = read_row(b, cat, agency, &row, col, ncols);
 		}

@@ -50,8 +50,8 @@ issue_fill(hsi_issue *is, size_t row, size_t col, const char *code,
 	hsi_utf8_clip(msg, is->msg, sizeof(is->msg));
 }
 
-__attribute__((format(printf, 7, 8))) static int
-add_issue(hsi_batch *b, size_t row, size_t col, const char *code,
+int
+hsi_batch_issue(hsi_batch *b, size_t row, size_t col, const char *code,
     const char *field, const char *value, const char *fmt, ...)
 {
 	b->issues_seen++;
@@ -283,8 +283,9 @@ read_header(hsi_batch *b, const hsi_csv_row *row, int col[C_COUNT])
 		}
 		if (!known) {
 			b->file_error = 1;
-			return add_issue(b, row->line, row->fields[f].col,
-			    "E_HEADER", "header", row->fields[f].ptr,
+			return hsi_batch_issue(b, row->line,
+			    row->fields[f].col, "E_HEADER", "header",
+			    row->fields[f].ptr,
 			    "unknown column '%s'; the header must be "
 			    "indicator,area,period,value[,status,note]",
 			    row->fields[f].ptr);
@@ -293,8 +294,8 @@ read_header(hsi_batch *b, const hsi_csv_row *row, int col[C_COUNT])
 	for (int c = 0; c < C_VALUE + 1; c++) {
 		if (col[c] < 0) {
 			b->file_error = 1;
-			return add_issue(b, row->line, 1, "E_HEADER", "header",
-			    col_names[c],
+			return hsi_batch_issue(b, row->line, 1, "E_HEADER",
+			    "header", col_names[c],
 			    "the header has no column '%s'; the header must "
 			    "be indicator,area,period,value[,status,note]",
 			    col_names[c]);
@@ -315,13 +316,15 @@ copy_field(hsi_batch *b, size_t line, const hsi_csv_field *f, const char *name,
 {
 	if (f == NULL || f->len == 0) {
 		*bad = 1;
-		return add_issue(b, line, f ? f->col : 1, "E_FIELD_EMPTY",
-		    name, "", "field %s is empty; every row needs one", name);
+		return hsi_batch_issue(b, line, f ? f->col : 1,
+		    "E_FIELD_EMPTY", name, "",
+		    "field %s is empty; every row needs one", name);
 	}
 	if (f->len >= size) {
 		*bad = 1;
-		return add_issue(b, line, f->col, "E_TOO_LONG", name, f->ptr,
-		    "field %s is longer than %zu bytes", name, size - 1);
+		return hsi_batch_issue(b, line, f->col, "E_TOO_LONG", name,
+		    f->ptr, "field %s is longer than %zu bytes", name,
+		    size - 1);
 	}
 	memcpy(dst, f->ptr, f->len + 1);
 	return 0;
@@ -357,8 +360,8 @@ hsi_validate_row(hsi_batch *b, const hsi_catalog *cat, const char *agency,
 	const hsi_csv_field *vf = f[HSI_F_VALUE];
 	if (vf && vf->len > 0) {
 		if (hsi_parse_value(vf->ptr, &o->value) != 0) {
-			return add_issue(b, line, vf->col, "E_VALUE", "value",
-			    vf->ptr,
+			return hsi_batch_issue(b, line, vf->col, "E_VALUE",
+			    "value", vf->ptr,
 			    "'%s' is not a number; write digits with an "
 			    "optional '.' decimal point and no thousands "
 			    "separator (e.g. 1234.5)",
@@ -375,7 +378,7 @@ hsi_validate_row(hsi_batch *b, const hsi_catalog *cat, const char *agency,
 	hsi_period     p;
 	hsi_period_err perr;
 	if (hsi_period_parse(raw_period, strlen(raw_period), &p, &perr) != 0) {
-		return add_issue(b, line,
+		return hsi_batch_issue(b, line,
 		    (f[HSI_F_PERIOD] ? f[HSI_F_PERIOD]->col : 1)
 		        + utf8_chars(raw_period, perr.offset),
 		    "E_PERIOD", "period", raw_period, "%s", perr.msg);
@@ -394,13 +397,13 @@ hsi_validate_row(hsi_batch *b, const hsi_catalog *cat, const char *agency,
 			    c == HSI_F_AREA ? f[HSI_F_AREA]->ptr : raw_period,
 			    iss.value, sizeof(iss.value));
 		}
-		return add_issue(b, line, f[c] ? f[c]->col : 1, iss.code,
+		return hsi_batch_issue(b, line, f[c] ? f[c]->col : 1, iss.code,
 		    iss.field, iss.value, "%s", iss.msg);
 	}
 	const hsi_csv_field *nf = f[HSI_F_NOTE];
 	if (nf && nf->len > HSI_NOTE_MAX) {
-		return add_issue(b, line, nf->col, "E_TOO_LONG", "note", "",
-		    "note is longer than %d bytes", HSI_NOTE_MAX);
+		return hsi_batch_issue(b, line, nf->col, "E_TOO_LONG", "note",
+		    "", "note is longer than %d bytes", HSI_NOTE_MAX);
 	}
 	if (nf && nf->len > 0 && (o->note = strdup(nf->ptr)) == NULL) {
 		return HSI_ENOMEM;
@@ -455,7 +458,7 @@ hsi_validate_done(hsi_batch *b)
 			char key[80];
 			snprintf(key, sizeof(key), "%s/%s/%s", y->indicator,
 			    y->area, y->period);
-			rv = add_issue(b, y->row, 1, "E_DUPLICATE",
+			rv = hsi_batch_issue(b, y->row, 1, "E_DUPLICATE",
 			    "indicator", key,
 			    "(%s, %s, %s) also appears on line %u; keep one "
 			    "row per indicator, area and period",
@@ -478,27 +481,38 @@ hsi_validate_done(hsi_batch *b)
 }
 
 int
+hsi_batch_too_big(hsi_batch *b, size_t len, int *rv)
+{
+	if (len <= (size_t) HSI_FILE_MAX_BYTES) {
+		return 0;
+	}
+	b->file_error = 1;
+	*rv           = hsi_batch_issue(b, 0, 0, "E_FILE_TOO_BIG", "file", "",
+	              "the file is over %ld MiB; split it by year",
+	              HSI_FILE_MAX_BYTES >> 20);
+	return 1;
+}
+
+int
 hsi_validate_csv(const hsi_catalog *cat, const char *agency, const char *buf,
     size_t len, hsi_batch *b)
 {
-	if (len > (size_t) HSI_FILE_MAX_BYTES) {
-		b->file_error = 1;
-		return add_issue(b, 0, 0, "E_FILE_TOO_BIG", "file", "",
-		    "the file is over %ld MiB; split it by year",
-		    HSI_FILE_MAX_BYTES >> 20);
+	int rv;
+	if (hsi_batch_too_big(b, len, &rv)) {
+		return rv;
 	}
 	hsi_csv    *csv;
 	hsi_csv_row row;
 	hsi_csv_err cerr;
 	int         col[C_COUNT];
-	int         rv = hsi_csv_open(buf, len, NULL, &csv);
+	rv = hsi_csv_open(buf, len, NULL, &csv);
 	if (rv != 0) {
 		return rv;
 	}
 	int got = hsi_csv_next(csv, &row, &cerr);
 	if (got <= 0) {
 		b->file_error = 1;
-		rv            = add_issue(b, got < 0 ? cerr.line : 1,
+		rv            = hsi_batch_issue(b, got < 0 ? cerr.line : 1,
                     got < 0 ? cerr.col : 1, got < 0 ? cerr.code : "E_HEADER",
 		               "header", "", "%s",
                     got < 0 ? cerr.msg
@@ -515,11 +529,11 @@ hsi_validate_csv(const hsi_catalog *cat, const char *agency, const char *buf,
 		size_t before = b->issues_seen;
 		b->rows++;
 		if (got < 0) {
-			rv = add_issue(b, cerr.line, cerr.col, cerr.code, "",
-			    "", "%s", cerr.msg);
+			rv = hsi_batch_issue(b, cerr.line, cerr.col, cerr.code,
+			    "", "", "%s", cerr.msg);
 		} else if (row.nfields > (size_t) C_COUNT) {
-			rv = add_issue(b, row.line, row.fields[C_COUNT].col,
-			    "E_FIELD_COUNT", "", "",
+			rv = hsi_batch_issue(b, row.line,
+			    row.fields[C_COUNT].col, "E_FIELD_COUNT", "", "",
 			    "row has %zu fields; expected at most %d "
 			    "(quote a note that contains commas)",
 			    row.nfields, C_COUNT);

@@ -53,7 +53,18 @@ typedef struct {
 } hsi_batch;
 
 void hsi_batch_init(hsi_batch *b);
-void hsi_batch_fini(hsi_batch *b);
+
+/*
+ * Records one problem (row and column 1-based, field, the offending value
+ * and a message for people) for every reader of every format. Past
+ * HSI_MAX_ISSUES the problem is counted (issues_seen) but not listed and
+ * b->truncated is set. Text is cut between UTF-8 characters. Returns 0 or
+ * HSI_ENOMEM.
+ */
+__attribute__((format(printf, 7, 8))) int hsi_batch_issue(hsi_batch *b,
+    size_t row, size_t col, const char *code, const char *field,
+    const char *value, const char *fmt, ...);
+void                                      hsi_batch_fini(hsi_batch *b);
 
 /*
  * Parses and validates an agency CSV file (header
@@ -99,6 +110,10 @@ int hsi_validate_done(hsi_batch *b);
  */
 int hsi_validate_obs(
     const hsi_catalog *cat, const char *agency, hsi_obs *o, hsi_issue *iss);
+
+/* For every reader: refuses a file over HSI_FILE_MAX_BYTES with a file
+ * issue (E_FILE_TOO_BIG); returns 1 if it did (with *rv), else 0. */
+int hsi_batch_too_big(hsi_batch *b, size_t len, int *rv);
 
 /* Parses a value: ASCII or Thai digits, optional sign and decimals. */
 int hsi_parse_value(const char *s, double *out);
