@@ -231,12 +231,7 @@ seal_and_send(hsi_ingest *n, uint64_t seq, Hsi__PayloadType type,
 	env.payload_type  = type;
 	env.payload.data  = (uint8_t *) payload;
 	env.payload.len   = len;
-	unsigned char *wire;
-	size_t         wlen;
-	if (hsi_envelope_seal(topic, &env, &n->key, &wire, &wlen) == 0) {
-		hsi_net_send(n->pub, NULL, wire, wlen);
-		free(wire);
-	}
+	hsi_envelope_publish(n->pub, topic, &env, &n->key);
 }
 
 typedef struct {

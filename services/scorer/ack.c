@@ -146,12 +146,7 @@ hsi_scorer_publish_ack(hsi_scorer *s, const hsi_key *key, const char *agency,
 		out.payload_type  = HSI__PAYLOAD_TYPE__ACK;
 		out.payload.data  = buf;
 		out.payload.len   = len;
-		unsigned char *wire;
-		size_t         wlen;
-		if (hsi_envelope_seal(topic, &out, key, &wire, &wlen) == 0) {
-			hsi_net_send(s->events, NULL, wire, wlen);
-			free(wire);
-		}
+		hsi_envelope_publish(s->events, topic, &out, key);
 		free(buf);
 	}
 	verdicts_fini(&vs);

@@ -369,13 +369,7 @@ publish_event(hsi_scorer *s, long long seq, const char *period)
 		env.payload_type  = HSI__PAYLOAD_TYPE__SCORE_EVENT;
 		env.payload.data  = buf;
 		env.payload.len   = len;
-		unsigned char *wire;
-		size_t         wlen;
-		if (hsi_envelope_seal("score", &env, NULL, &wire, &wlen)
-		    == 0) {
-			hsi_net_send(s->events, NULL, wire, wlen);
-			free(wire);
-		}
+		hsi_envelope_publish(s->events, "score", &env, NULL);
 	}
 	free(buf);
 	free(areas);

@@ -160,12 +160,7 @@ publish_catalog(hsi_scorer *s)
 		env.payload_type  = HSI__PAYLOAD_TYPE__CATALOG_SNAPSHOT;
 		env.payload.data  = snap;
 		env.payload.len   = len;
-		unsigned char *wire;
-		size_t         wlen;
-		if (hsi_envelope_seal(topic, &env, key, &wire, &wlen) == 0) {
-			hsi_net_send(s->events, NULL, wire, wlen);
-			free(wire);
-		}
+		hsi_envelope_publish(s->events, topic, &env, key);
 	}
 	free(snap);
 }
