@@ -298,8 +298,18 @@ hsi_key_load(const char *path, hsi_key *out, char *err, size_t err_size)
 	json_error_t jerr;
 	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		snprintf(err, err_size, "%s:%d: cannot read key file: %s",
-		    path, jerr.line, jerr.text);
+		if (jerr.line > 0) {
+			snprintf(err, err_size,
+			    "%s:%d:%d: the key file is not valid JSON: %s",
+			    path, jerr.line, jerr.column, jerr.text);
+		} else {
+			snprintf(err, err_size,
+			    "%s: cannot read the key file: %s (the central "
+			    "team "
+			    "makes one with 'hsictl key rotate AGENCY --out "
+			    "FILE')",
+			    path, jerr.text);
+		}
 		return HSI_EIO;
 	}
 	const char *agency = NULL, *id = NULL, *secret = NULL;

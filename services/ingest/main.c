@@ -96,12 +96,19 @@ main(int argc, char **argv)
 			rv = hsi_ingest_submit(&cfg, files, nfiles);
 		} else if (strcmp(cmd, "status") == 0 && nfiles == 0) {
 			rv = hsi_ingest_status(&cfg, as_json);
+		} else if (strcmp(cmd, "run") != 0
+		    && strcmp(cmd, "submit") != 0
+		    && strcmp(cmd, "status") != 0) {
+			fprintf(stderr,
+			    "hsi-ingest: unknown command '%s' (commands: run, "
+			    "submit FILE..., status; see --help)\n",
+			    cmd);
+			rv = 2;
 		} else {
 			fprintf(stderr,
-			    "hsi-ingest: unknown command or stray argument "
-			    "'%s' (commands: run, submit FILE..., status; "
-			    "see --help)\n",
-			    nfiles ? files[0] : cmd);
+			    "hsi-ingest %s takes no file argument ('%s'); "
+			    "only submit does (see --help)\n",
+			    cmd, files[0]);
 			rv = 2;
 		}
 	}
