@@ -15,4 +15,12 @@ int hsictl_key_rotate(
 int hsictl_key_retire(const char *db_url, const char *key_id);
 int hsictl_catalog_load(const char *db_url, const char *csv_path);
 
+/*
+ * Commands with their own options; argv[0] is the command name
+ * (score.c, sensitivity.c, methodology.c; docs/methodology.md).
+ */
+int hsictl_score(int argc, char **argv);
+int hsictl_sensitivity(int argc, char **argv);
+int hsictl_methodology(int argc, char **argv);
+
 #endif

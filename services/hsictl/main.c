@@ -19,9 +19,27 @@ usage(FILE *f)
 	    "  key retire KEY_ID           the scorer refuses KEY_ID from now "
 	    "on\n"
 	    "  catalog load FILE.csv       load an indicator catalog "
-	    "(docs/catalog.md)\n\n"
+	    "(docs/catalog.md)\n"
+	    "  score ...                   compute the index offline or from "
+	    "the database\n"
+	    "                              (hsictl score --help)\n"
+	    "  sensitivity ...             Monte Carlo rank uncertainty "
+	    "(hsictl sensitivity --help)\n"
+	    "  methodology ...             check, store, activate and list "
+	    "methodologies\n"
+	    "                              (hsictl methodology --help)\n\n"
 	    "--db-url defaults to $HSI_DB_URL.\n");
 }
+
+/* Commands with their own options: hsictl NAME [OPTIONS]. */
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} subcommands[] = {
+	{ "score", hsictl_score },
+	{ "sensitivity", hsictl_sensitivity },
+	{ "methodology", hsictl_methodology },
+};
 
 int
 main(int argc, char **argv)
@@ -30,6 +48,13 @@ main(int argc, char **argv)
 	const char *out    = NULL;
 	const char *pos[4] = { 0 };
 	int         npos   = 0;
+	for (size_t k = 0;
+	    argc > 1 && k < sizeof(subcommands) / sizeof(subcommands[0]);
+	    k++) {
+		if (strcmp(argv[1], subcommands[k].name) == 0) {
+			return subcommands[k].run(argc - 1, argv + 1);
+		}
+	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0
 		    || strcmp(argv[i], "-h") == 0) {
