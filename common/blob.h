@@ -21,4 +21,12 @@ extern const struct hsi_blob hsi_migrations[];
 const struct hsi_blob *hsi_blob_find(
     const struct hsi_blob *arr, const char *name);
 
+/*
+ * Reads a whole file of at most max bytes into a NUL-terminated buffer
+ * (free it). Returns HSI_EIO (cannot open or read), HSI_ETOOBIG (over max)
+ * or HSI_ENOMEM, with err naming the file and what to do.
+ */
+int hsi_blob_read_file(const char *path, size_t max, char **out, size_t *len,
+    char *err, size_t err_size);
+
 #endif

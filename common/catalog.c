@@ -17,8 +17,6 @@
 #include "db.h"
 #include "error.h"
 
-#define MAX_COLS 24
-
 static const char *const rollup_area_names[] = { "wmean", "sum", "national" };
 static const char *const rollup_time_names[] = { "mean", "sum", "last" };
 static const char *const level_names[] = { "nation", "region", "province" };
@@ -52,88 +50,10 @@ name_index(const char *const *names, size_t n, const char *s)
 	return -1;
 }
 
-/* ---- a small table reader over hsi_csv --------------------------------- */
-
-typedef struct {
-	const char        *file;
-	hsi_csv           *csv;
-	hsi_csv_row        row;
-	int                col[MAX_COLS]; /* wanted column -> field index */
-	const char *const *want;
-	size_t             nwant;
-	size_t             nheader; /* fields in the header line */
-	char              *err;
-	size_t             err_size;
-} table;
-
 static int
-table_open(table *t, const char *file, const char *buf, size_t len,
-    const char *const *want, char *err, size_t err_size)
+copy_short(hsi_table *t, size_t w, char *dst, size_t size)
 {
-	hsi_csv_err cerr;
-	memset(t, 0, sizeof(*t));
-	t->file     = file;
-	t->want     = want;
-	t->err      = err;
-	t->err_size = err_size;
-	while (want[t->nwant] != NULL) {
-		t->nwant++;
-	}
-	if (hsi_csv_open(buf, len, NULL, &t->csv) != 0) {
-		return HSI_ENOMEM;
-	}
-	if (hsi_csv_next(t->csv, &t->row, &cerr) != 1) {
-		snprintf(err, err_size, "%s:1: missing header line", file);
-		return HSI_EINVAL;
-	}
-	t->nheader = t->row.nfields;
-	for (size_t w = 0; w < t->nwant; w++) {
-		t->col[w] = -1;
-		for (size_t f = 0; f < t->row.nfields; f++) {
-			if (strcmp(t->row.fields[f].ptr, want[w]) == 0) {
-				t->col[w] = (int) f;
-			}
-		}
-		if (t->col[w] < 0) {
-			snprintf(err, err_size,
-			    "%s:1: header has no column '%s'", file, want[w]);
-			return HSI_EINVAL;
-		}
-	}
-	return 0;
-}
-
-/* 1 row read, 0 end, <0 error (message in t->err). */
-static int
-table_next(table *t)
-{
-	hsi_csv_err cerr;
-	int         rv = hsi_csv_next(t->csv, &t->row, &cerr);
-	if (rv < 0) {
-		snprintf(t->err, t->err_size, "%s:%zu:%zu: %s", t->file,
-		    cerr.line, cerr.col, cerr.msg);
-		return rv;
-	}
-	/* Every row has exactly the header's fields: a short row would
-	 * otherwise be read with the previous row's values. */
-	if (rv == 1 && t->row.nfields != t->nheader) {
-		snprintf(t->err, t->err_size, "%s:%zu: expected %zu fields",
-		    t->file, t->row.line, t->nheader);
-		return -HSI_EINVAL;
-	}
-	return rv;
-}
-
-static const char *
-table_get(table *t, size_t w)
-{
-	return t->row.fields[t->col[w]].ptr;
-}
-
-static int
-copy_short(table *t, size_t w, char *dst, size_t size)
-{
-	const char *s = table_get(t, w);
+	const char *s = hsi_table_get(t, w);
 	if (strlen(s) == 0 || strlen(s) >= size) {
 		snprintf(t->err, t->err_size,
 		    "%s:%zu: field %s: '%s' must be 1..%zu characters",
@@ -145,9 +65,9 @@ copy_short(table *t, size_t w, char *dst, size_t size)
 }
 
 static int
-get_double(table *t, size_t w, double *out)
+get_double(hsi_table *t, size_t w, double *out)
 {
-	const char *s = table_get(t, w);
+	const char *s = hsi_table_get(t, w);
 	char       *end;
 	errno    = 0;
 	double v = strtod(s, &end);
@@ -159,12 +79,6 @@ get_double(table *t, size_t w, double *out)
 	}
 	*out = v;
 	return 0;
-}
-
-static void
-table_close(table *t)
-{
-	hsi_csv_close(t->csv);
 }
 
 static void *
@@ -197,10 +111,11 @@ load_agencies(
 {
 	static const char *const want[]
 	    = { "code", "name_th", "name_en", "dimensions", NULL };
-	table  t;
-	size_t cap = 0;
-	int rv = table_open(&t, b->name, b->data, b->len, want, err, err_size);
-	while (rv == 0 && (rv = table_next(&t)) == 1) {
+	hsi_table t;
+	size_t    cap = 0;
+	int       rv  = hsi_table_open(
+	           &t, b->name, b->data, b->len, want, err, err_size);
+	while (rv == 0 && (rv = hsi_table_next(&t)) == 1) {
 		hsi_agency *a;
 		c->agencies
 		    = grow(c->agencies, c->n_agencies, &cap, sizeof(*a));
@@ -210,11 +125,11 @@ load_agencies(
 		}
 		a             = &c->agencies[c->n_agencies++];
 		rv            = copy_short(&t, 0, a->code, sizeof(a->code));
-		a->name_th    = xstrdup(table_get(&t, 1));
-		a->name_en    = xstrdup(table_get(&t, 2));
-		a->dimensions = xstrdup(table_get(&t, 3));
+		a->name_th    = xstrdup(hsi_table_get(&t, 1));
+		a->name_en    = xstrdup(hsi_table_get(&t, 2));
+		a->dimensions = xstrdup(hsi_table_get(&t, 3));
 	}
-	table_close(&t);
+	hsi_table_close(&t);
 	return rv < 0 ? -rv : rv;
 }
 
@@ -223,10 +138,11 @@ load_dims(hsi_catalog *c, const struct hsi_blob *b, char *err, size_t err_size)
 {
 	static const char *const want[]
 	    = { "code", "name_th", "name_en", "ord", NULL };
-	table  t;
-	size_t cap = 0;
-	int rv = table_open(&t, b->name, b->data, b->len, want, err, err_size);
-	while (rv == 0 && (rv = table_next(&t)) == 1) {
+	hsi_table t;
+	size_t    cap = 0;
+	int       rv  = hsi_table_open(
+	           &t, b->name, b->data, b->len, want, err, err_size);
+	while (rv == 0 && (rv = hsi_table_next(&t)) == 1) {
 		hsi_dimension *d;
 		c->dims = grow(c->dims, c->n_dims, &cap, sizeof(*d));
 		if (c->dims == NULL) {
@@ -235,11 +151,11 @@ load_dims(hsi_catalog *c, const struct hsi_blob *b, char *err, size_t err_size)
 		}
 		d          = &c->dims[c->n_dims++];
 		rv         = copy_short(&t, 0, d->code, sizeof(d->code));
-		d->name_th = xstrdup(table_get(&t, 1));
-		d->name_en = xstrdup(table_get(&t, 2));
-		d->ord     = atoi(table_get(&t, 3));
+		d->name_th = xstrdup(hsi_table_get(&t, 1));
+		d->name_en = xstrdup(hsi_table_get(&t, 2));
+		d->ord     = atoi(hsi_table_get(&t, 3));
 	}
-	table_close(&t);
+	hsi_table_close(&t);
 	return rv < 0 ? -rv : rv;
 }
 
@@ -260,10 +176,10 @@ load_areas(hsi_catalog *c, char *err, size_t err_size)
 	const struct hsi_blob *rb = hsi_blob_find(hsi_refdata, "regions.csv");
 	const struct hsi_blob *pb
 	    = hsi_blob_find(hsi_refdata, "provinces.csv");
-	table  t;
-	size_t cap = 0;
-	char   keys[16][HSI_SHORT_MAX];
-	size_t nkeys = 0;
+	hsi_table t;
+	size_t    cap = 0;
+	char      keys[16][HSI_SHORT_MAX];
+	size_t    nkeys = 0;
 
 	hsi_area *nation = add_area(c, &cap);
 	if (nation == NULL) {
@@ -275,29 +191,31 @@ load_areas(hsi_catalog *c, char *err, size_t err_size)
 	nation->name_en = xstrdup("Thailand");
 	nation->iso     = xstrdup("TH");
 
-	int rv = table_open(
+	int rv = hsi_table_open(
 	    &t, rb->name, rb->data, rb->len, rwant, err, err_size);
-	while (rv == 0 && (rv = table_next(&t)) == 1 && nkeys < 16) {
+	while (rv == 0 && (rv = hsi_table_next(&t)) == 1 && nkeys < 16) {
 		hsi_area *a = add_area(c, &cap);
 		if (a == NULL) {
 			rv = HSI_ENOMEM;
 			break;
 		}
 		rv = copy_short(&t, 0, a->code, sizeof(a->code));
-		snprintf(keys[nkeys++], HSI_SHORT_MAX, "%s", table_get(&t, 1));
+		snprintf(
+		    keys[nkeys++], HSI_SHORT_MAX, "%s", hsi_table_get(&t, 1));
 		strcpy(a->parent, "TH");
 		a->level   = HSI_LEVEL_REGION;
-		a->name_th = xstrdup(table_get(&t, 2));
-		a->name_en = xstrdup(table_get(&t, 3));
+		a->name_th = xstrdup(hsi_table_get(&t, 2));
+		a->name_en = xstrdup(hsi_table_get(&t, 3));
 		a->iso     = xstrdup("");
 	}
-	table_close(&t);
+	hsi_table_close(&t);
 	if (rv < 0 || rv > 1) {
 		return rv < 0 ? -rv : rv;
 	}
 	size_t first_region = 1;
-	rv = table_open(&t, pb->name, pb->data, pb->len, pwant, err, err_size);
-	while (rv == 0 && (rv = table_next(&t)) == 1) {
+	rv                  = hsi_table_open(
+	                     &t, pb->name, pb->data, pb->len, pwant, err, err_size);
+	while (rv == 0 && (rv = hsi_table_next(&t)) == 1) {
 		hsi_area *a = add_area(c, &cap);
 		if (a == NULL) {
 			rv = HSI_ENOMEM;
@@ -305,10 +223,10 @@ load_areas(hsi_catalog *c, char *err, size_t err_size)
 		}
 		rv              = copy_short(&t, 0, a->code, sizeof(a->code));
 		a->level        = HSI_LEVEL_PROVINCE;
-		a->iso          = xstrdup(table_get(&t, 1));
-		a->name_th      = xstrdup(table_get(&t, 2));
-		a->name_en      = xstrdup(table_get(&t, 3));
-		const char *key = table_get(&t, 4);
+		a->iso          = xstrdup(hsi_table_get(&t, 1));
+		a->name_th      = xstrdup(hsi_table_get(&t, 2));
+		a->name_en      = xstrdup(hsi_table_get(&t, 3));
+		const char *key = hsi_table_get(&t, 4);
 		for (size_t k = 0; k < nkeys; k++) {
 			if (strcmp(keys[k], key) == 0) {
 				strcpy(a->parent,
@@ -322,7 +240,7 @@ load_areas(hsi_catalog *c, char *err, size_t err_size)
 			rv = HSI_EINVAL;
 		}
 	}
-	table_close(&t);
+	hsi_table_close(&t);
 	return rv < 0 ? -rv : rv;
 }
 
@@ -383,20 +301,21 @@ load_population(hsi_catalog *c, char *err, size_t err_size)
 	static const char *const want[] = { "code", "population", NULL };
 	const struct hsi_blob   *b
 	    = hsi_blob_find(hsi_refdata, "province_population.csv");
-	table t;
-	int rv = table_open(&t, b->name, b->data, b->len, want, err, err_size);
-	while (rv == 0 && (rv = table_next(&t)) == 1) {
+	hsi_table t;
+	int       rv = hsi_table_open(
+	          &t, b->name, b->data, b->len, want, err, err_size);
+	while (rv == 0 && (rv = hsi_table_next(&t)) == 1) {
 		hsi_area *a
-		    = (hsi_area *) hsi_catalog_area(c, table_get(&t, 0));
+		    = (hsi_area *) hsi_catalog_area(c, hsi_table_get(&t, 0));
 		if (a == NULL) {
 			snprintf(err, err_size, "%s:%zu: unknown province %s",
-			    b->name, t.row.line, table_get(&t, 0));
+			    b->name, t.row.line, hsi_table_get(&t, 0));
 			rv = HSI_EINVAL;
 			break;
 		}
 		rv = get_double(&t, 1, &a->population);
 	}
-	table_close(&t);
+	hsi_table_close(&t);
 	if (rv < 0) {
 		return -rv;
 	}
@@ -405,14 +324,15 @@ load_population(hsi_catalog *c, char *err, size_t err_size)
 }
 
 static int
-parse_enum(table *t, size_t w, const char *const *names, size_t n, int *out)
+parse_enum(
+    hsi_table *t, size_t w, const char *const *names, size_t n, int *out)
 {
-	int i = name_index(names, n, table_get(t, w));
+	int i = name_index(names, n, hsi_table_get(t, w));
 	if (i < 0) {
 		snprintf(t->err, t->err_size,
 		    "%s:%zu: field %s: '%s' is not one of the allowed values "
 		    "(docs/catalog.md)",
-		    t->file, t->row.line, t->want[w], table_get(t, w));
+		    t->file, t->row.line, t->want[w], hsi_table_get(t, w));
 		return HSI_EINVAL;
 	}
 	*out = i;
@@ -420,7 +340,7 @@ parse_enum(table *t, size_t w, const char *const *names, size_t n, int *out)
 }
 
 static int
-indicator_row(hsi_catalog *c, table *t, hsi_indicator *d)
+indicator_row(hsi_catalog *c, hsi_table *t, hsi_indicator *d)
 {
 	int rv = 0, v;
 	if ((rv = copy_short(t, 0, d->code, sizeof(d->code)))
@@ -428,17 +348,17 @@ indicator_row(hsi_catalog *c, table *t, hsi_indicator *d)
 	    || (rv = copy_short(t, 2, d->agency, sizeof(d->agency)))) {
 		return rv;
 	}
-	d->name_th       = xstrdup(table_get(t, 3));
-	d->name_en       = xstrdup(table_get(t, 4));
-	d->unit          = xstrdup(table_get(t, 5));
-	d->definition_th = xstrdup(table_get(t, 17));
-	d->definition_en = xstrdup(table_get(t, 18));
-	d->source        = xstrdup(table_get(t, 19));
-	if (hsi_freq_parse(table_get(t, 6), &d->freq) != 0) {
+	d->name_th       = xstrdup(hsi_table_get(t, 3));
+	d->name_en       = xstrdup(hsi_table_get(t, 4));
+	d->unit          = xstrdup(hsi_table_get(t, 5));
+	d->definition_th = xstrdup(hsi_table_get(t, 17));
+	d->definition_en = xstrdup(hsi_table_get(t, 18));
+	d->source        = xstrdup(hsi_table_get(t, 19));
+	if (hsi_freq_parse(hsi_table_get(t, 6), &d->freq) != 0) {
 		snprintf(t->err, t->err_size,
 		    "%s:%zu: field frequency: '%s' is not annual, fiscal, "
 		    "quarterly, fquarterly, monthly or daily",
-		    t->file, t->row.line, table_get(t, 6));
+		    t->file, t->row.line, hsi_table_get(t, 6));
 		return HSI_EINVAL;
 	}
 	if ((rv = get_double(t, 7, &d->hard_min))
@@ -493,7 +413,7 @@ list_has(const char *list, const char *item)
 /* The rules of docs/catalog.md that involve other tables or rows, checked
  * while the row's line is known. */
 static int
-check_row_refs(const hsi_catalog *c, table *t, const hsi_indicator *d)
+check_row_refs(const hsi_catalog *c, hsi_table *t, const hsi_indicator *d)
 {
 	int found = 0;
 	for (size_t k = 0; k < c->n_dims; k++) {
@@ -536,10 +456,10 @@ load_indicators(hsi_catalog *c, const char *buf, size_t len, const char *name,
 		"hard_max", "rollup_area", "rollup_time", "min_subperiods",
 		"direction", "lo", "hi", "weight", "in_index", "definition_th",
 		"definition_en", "source", NULL };
-	table                    t;
+	hsi_table                t;
 	size_t                   cap = 0;
-	int rv = table_open(&t, name, buf, len, want, err, err_size);
-	while (rv == 0 && (rv = table_next(&t)) == 1) {
+	int rv = hsi_table_open(&t, name, buf, len, want, err, err_size);
+	while (rv == 0 && (rv = hsi_table_next(&t)) == 1) {
 		c->ind = grow(c->ind, c->n_ind, &cap, sizeof(hsi_indicator));
 		if (c->ind == NULL) {
 			rv = HSI_ENOMEM;
@@ -550,7 +470,7 @@ load_indicators(hsi_catalog *c, const char *buf, size_t len, const char *name,
 			rv = check_row_refs(c, &t, &c->ind[c->n_ind - 1]);
 		}
 	}
-	table_close(&t);
+	hsi_table_close(&t);
 	return rv < 0 ? -rv : rv;
 }
 

@@ -591,3 +591,80 @@ hsi_utf8_clip(const char *s, char *out, size_t size)
 	memcpy(out, s, n);
 	memcpy(out + n, "...", 4);
 }
+
+/* ---- a table reader over hsi_csv ---------------------------------------- */
+
+int
+hsi_table_open(hsi_table *t, const char *file, const char *buf, size_t len,
+    const char *const *want, char *err, size_t err_size)
+{
+	hsi_csv_err cerr;
+	memset(t, 0, sizeof(*t));
+	t->file     = file;
+	t->want     = want;
+	t->err      = err;
+	t->err_size = err_size;
+	while (want[t->nwant] != NULL) {
+		if (++t->nwant > HSI_TABLE_MAX_COLS) {
+			snprintf(err, err_size, "%s: too many columns", file);
+			return HSI_EINVAL;
+		}
+	}
+	if (hsi_csv_open(buf, len, NULL, &t->csv) != 0) {
+		return HSI_ENOMEM;
+	}
+	if (hsi_csv_next(t->csv, &t->row, &cerr) != 1) {
+		snprintf(err, err_size, "%s:1: missing header line", file);
+		return HSI_EINVAL;
+	}
+	t->nheader = t->row.nfields;
+	for (size_t w = 0; w < t->nwant; w++) {
+		t->col[w] = -1;
+		for (size_t f = 0; f < t->row.nfields; f++) {
+			if (strcmp(t->row.fields[f].ptr,
+			        want[w] + (want[w][0] == '?'))
+			    == 0) {
+				t->col[w] = (int) f;
+			}
+		}
+		if (t->col[w] < 0 && want[w][0] != '?') {
+			snprintf(err, err_size,
+			    "%s:1: header has no column '%s'", file, want[w]);
+			return HSI_EINVAL;
+		}
+	}
+	return 0;
+}
+
+int
+hsi_table_next(hsi_table *t)
+{
+	hsi_csv_err cerr;
+	int         rv = hsi_csv_next(t->csv, &t->row, &cerr);
+	if (rv < 0) {
+		snprintf(t->err, t->err_size, "%s:%zu:%zu: %s", t->file,
+		    cerr.line, cerr.col, cerr.msg);
+		return rv;
+	}
+	/* Every row has exactly the header's fields: a short row would
+	 * otherwise be read with the previous row's values. */
+	if (rv == 1 && t->row.nfields != t->nheader) {
+		snprintf(t->err, t->err_size, "%s:%zu: expected %zu fields",
+		    t->file, t->row.line, t->nheader);
+		return -HSI_EINVAL;
+	}
+	return rv;
+}
+
+const char *
+hsi_table_get(const hsi_table *t, size_t w)
+{
+	return t->col[w] < 0 ? NULL : t->row.fields[t->col[w]].ptr;
+}
+
+void
+hsi_table_close(hsi_table *t)
+{
+	hsi_csv_close(t->csv);
+	t->csv = NULL;
+}

@@ -76,4 +76,36 @@ size_t hsi_utf8_check(const char *buf, size_t len);
  */
 void hsi_utf8_clip(const char *s, char *out, size_t size);
 
+/*
+ * A table over hsi_csv: a header line names the columns; the caller asks
+ * for columns by name (a name starting with '?' is optional) and reads them
+ * by position in its own list. Every row must have the header's number of
+ * fields. Errors go to err as "FILE:LINE[:COL]: what".
+ */
+#define HSI_TABLE_MAX_COLS 24
+
+typedef struct {
+	const char        *file;
+	hsi_csv           *csv;
+	hsi_csv_row        row;
+	int                col[HSI_TABLE_MAX_COLS]; /* wanted -> field, -1 */
+	const char *const *want;
+	size_t             nwant;
+	size_t             nheader; /* fields in the header line */
+	char              *err;
+	size_t             err_size;
+} hsi_table;
+
+/* Opens over buf (which must outlive t) and reads the header. */
+int hsi_table_open(hsi_table *t, const char *file, const char *buf, size_t len,
+    const char *const *want, char *err, size_t err_size);
+
+/* 1 row read, 0 end, <0 error (message in t->err). */
+int hsi_table_next(hsi_table *t);
+
+/* Wanted column w of the current row; NULL for an absent optional one. */
+const char *hsi_table_get(const hsi_table *t, size_t w);
+
+void hsi_table_close(hsi_table *t);
+
 #endif

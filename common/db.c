@@ -195,8 +195,8 @@ int
 hsi_db_active_methodology(PGconn *conn, int *version)
 {
 	PGresult *r = hsi_db_query(conn, "active methodology",
-	    "SELECT version FROM methodology WHERE activated_at IS NOT NULL "
-	    "ORDER BY activated_at DESC, version DESC LIMIT 1",
+	    "SELECT version FROM methodology_activation "
+	    "ORDER BY activated_at DESC, id DESC LIMIT 1",
 	    0, NULL);
 	if (r == NULL) {
 		return HSI_EDB;

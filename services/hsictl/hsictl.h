@@ -22,5 +22,10 @@ int hsictl_catalog_load(const char *db_url, const char *csv_path);
 int hsictl_score(int argc, char **argv);
 int hsictl_sensitivity(int argc, char **argv);
 int hsictl_methodology(int argc, char **argv);
+/*
+ * hsictl tap --events URL [--topic PREFIX]... [--count N] [--timeout-ms T]
+ * (tap.c): prints each message of a PUB socket as one JSON line.
+ */
+int hsictl_tap(int argc, char **argv);
 
 #endif

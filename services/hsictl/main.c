@@ -39,6 +39,7 @@ static const struct {
 	{ "score", hsictl_score },
 	{ "sensitivity", hsictl_sensitivity },
 	{ "methodology", hsictl_methodology },
+	{ "tap", hsictl_tap },
 };
 
 int

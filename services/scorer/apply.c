@@ -336,12 +336,13 @@ apply_file(hsi_scorer *s, const Hsi__Envelope *env,
 	                                    "EXCLUDED.note, file_id = EXCLUDED.file_id, updated_at = now() "
 	                                    "WHERE (o.value, o.status, o.note) IS DISTINCT FROM "
 	                                    "(EXCLUDED.value, EXCLUDED.status, EXCLUDED.note) "
-	                                    "RETURNING o.indicator, o.area, o.period, o.value, o.status, "
-	                                    "o.note, (xmax = 0) AS inserted), "
+	                                    "RETURNING o.indicator, o.area, o.period, o.year, o.fyear, "
+	                                    "o.value, o.status, o.note, (xmax = 0) AS inserted), "
 	                                    "rev AS (INSERT INTO observation_revision(indicator, area, "
-	                                    "period, value, status, note, agency, node_id, file_id) "
-	                                    "SELECT indicator, area, period, value, status, note, $1, $2, $3 "
-	                                    "FROM up) "
+	                                    "period, year, fyear, value, status, note, agency, node_id, "
+	                                    "file_id) "
+	                                    "SELECT indicator, area, period, year, fyear, value, status, "
+	                                    "note, $1, $2, $3 FROM up) "
 	                                    "SELECT count(*) FILTER (WHERE inserted), "
 	                                    "count(*) FILTER (WHERE NOT inserted) FROM up",
 	                    3, mp);

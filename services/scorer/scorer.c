@@ -128,6 +128,7 @@ fail:
 	hsi_db_close(s->db);
 	hsi_catalog_free(s->cat);
 	hsi_method_free(s->method);
+	hsi_areas_fini(&s->areas);
 	free(s->keys);
 	free(s);
 	return rv;
@@ -181,9 +182,12 @@ maybe_compute(hsi_scorer *s)
 	memcpy(years, s->dirty, sizeof(years));
 	memset(s->dirty, 0, sizeof(s->dirty));
 	s->n_dirty = 0;
-	for (int i = 0; i < YEAR_SPAN; i++) {
-		if (years[i] && hsi_scorer_compute(s, YEAR_MIN + i) != 0) {
-			hsi_scorer_mark_dirty(s, YEAR_MIN + i); /* retry */
+	if (hsi_scorer_compute(s, years) != 0) {
+		for (int i = 0; i < YEAR_SPAN; i++) {
+			if (years[i]) {
+				hsi_scorer_mark_dirty(
+				    s, YEAR_MIN + i); /* retry */
+			}
 		}
 	}
 }
@@ -227,6 +231,7 @@ hsi_scorer_run(hsi_scorer *s, volatile sig_atomic_t *stop)
 		if (now >= next_catalog) {
 			/* Keys made since the last round sign this one. */
 			hsi_scorer_load_keys(s);
+			hsi_scorer_check_method(s);
 			publish_catalog(s);
 			next_catalog = now + s->cfg->catalog_interval_ms;
 		}
@@ -265,6 +270,7 @@ hsi_scorer_close(hsi_scorer *s)
 	hsi_db_close(s->db);
 	hsi_catalog_free(s->cat);
 	hsi_method_free(s->method);
+	hsi_areas_fini(&s->areas);
 	free(s->keys);
 	free(s);
 }

@@ -9,6 +9,8 @@
 
 #include "catalog.h"
 #include "engine.h"
+#include "panel.h"
+#include "method.h"
 #include "envelope.h"
 #include "scorer.h"
 
@@ -22,6 +24,7 @@ struct hsi_scorer {
 	PGconn                  *db;
 	hsi_catalog             *cat;
 	hsi_method              *method;
+	hsi_areas                areas; /* for method->rank_level */
 	nng_socket               ingest, events;
 	struct hsi_rxq          *rxq;
 	hsi_key                 *keys;
@@ -53,9 +56,11 @@ void hsi_scorer_heartbeat(hsi_scorer *s);
 void hsi_scorer_node_status(
     hsi_scorer *s, const Hsi__Envelope *env, const Hsi__NodeStatus *st);
 
-/* compute.c: score index year `year` and publish a ScoreEvent. */
-int  hsi_scorer_compute(hsi_scorer *s, int year);
+/* compute.c: rescore the dirty years (bitmap from YEAR_MIN) and those
+ * depending on them; publish a ScoreEvent per year. */
+int  hsi_scorer_compute(hsi_scorer *s, const unsigned char *dirty);
 void hsi_scorer_mark_dirty(hsi_scorer *s, int year);
 int  hsi_scorer_ensure_method(hsi_scorer *s);
+int  hsi_scorer_check_method(hsi_scorer *s);
 
 #endif

@@ -1,0 +1,501 @@
+/*
+ * scoredb.c: the index over PostgreSQL (see scoredb.h).
+ *
+ * Scores are written with binary COPY: a sub-district period is ~350,000
+ * rows, and formatting doubles as text would cost more than the whole
+ * computation.
+ */
+#include "scoredb.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "error.h"
+#include "log.h"
+
+int
+hsi_scoredb_areas(PGconn *db, const char *rank_level, hsi_areas *ar, char *err,
+    size_t err_size)
+{
+	memset(ar, 0, sizeof(*ar));
+	PGresult *r = hsi_db_query(db, "load areas",
+	    "SELECT a.code, coalesce(a.parent, ''), a.level, "
+	    "(SELECT population FROM area_population p WHERE p.area = a.code "
+	    " ORDER BY year DESC LIMIT 1) FROM area a",
+	    0, NULL);
+	if (r == NULL) {
+		snprintf(err, err_size, "cannot read the area table");
+		return HSI_EDB;
+	}
+	int rv = 0;
+	for (int i = 0; rv == 0 && i < PQntuples(r); i++) {
+		double pop
+		    = PQgetisnull(r, i, 3) ? NAN : atof(PQgetvalue(r, i, 3));
+		rv = hsi_areas_add(ar, PQgetvalue(r, i, 0),
+		    PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), pop);
+	}
+	PQclear(r);
+	if (rv == 0) {
+		rv = hsi_areas_link(ar, rank_level, err, err_size);
+	} else {
+		snprintf(err, err_size, "area table: %s", hsi_strerror(rv));
+	}
+	return rv;
+}
+
+int
+hsi_scoredb_method(PGconn *db, int version, const char *as_of,
+    const hsi_catalog *cat, hsi_method **out, char *err, size_t err_size)
+{
+	char        vs[16];
+	const char *p[1];
+	PGresult   *r;
+	snprintf(vs, sizeof(vs), "%d", version);
+	if (version > 0) {
+		p[0] = vs;
+		r    = hsi_db_query(db, "load methodology",
+		       "SELECT version, doc FROM methodology WHERE version = $1",
+		       1, p);
+	} else {
+		p[0] = as_of;
+		r    = hsi_db_query(db, "load active methodology",
+		       "SELECT m.version, m.doc FROM methodology_activation a "
+		          "JOIN methodology m USING (version) "
+		          "WHERE a.activated_at <= coalesce($1::timestamptz, now()) "
+		          "ORDER BY a.activated_at DESC, a.id DESC LIMIT 1",
+		       1, p);
+	}
+	if (r == NULL) {
+		snprintf(err, err_size, "cannot read the methodology table");
+		return HSI_EDB;
+	}
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		snprintf(err, err_size,
+		    version > 0 ? "methodology version %s does not exist"
+		                : "no methodology was active then",
+		    vs);
+		return HSI_ENOENT;
+	}
+	const char *doc = PQgetvalue(r, 0, 1);
+	char        e[400];
+	int rv = hsi_method_parse(doc, strlen(doc), cat, out, e, sizeof(e));
+	if (rv == 0) {
+		(*out)->version = atoi(PQgetvalue(r, 0, 0));
+	} else {
+		snprintf(err, err_size, "stored methodology %s: %s",
+		    PQgetvalue(r, 0, 0), e);
+	}
+	PQclear(r);
+	return rv;
+}
+
+int
+hsi_scoredb_method_add(
+    PGconn *db, const hsi_method *m, const char *who, int *version)
+{
+	json_t *j   = hsi_method_to_json(m);
+	char   *doc = j
+	      ? json_dumps(j,
+	          JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17))
+	      : NULL;
+	json_decref(j);
+	if (doc == NULL) {
+		return HSI_ENOMEM;
+	}
+	const char *p[3] = { m->name, doc, who };
+	PGresult   *r    = hsi_db_query(db, "store methodology",
+	         "INSERT INTO methodology(name, doc, created_by) "
+	              "VALUES ($1, $2, $3) RETURNING version",
+	         3, p);
+	free(doc);
+	if (r == NULL) {
+		return HSI_EDB;
+	}
+	*version = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return 0;
+}
+
+int
+hsi_scoredb_method_activate(PGconn *db, int version, const char *who)
+{
+	char vs[16];
+	snprintf(vs, sizeof(vs), "%d", version);
+	const char *p[2] = { vs, who };
+	PGresult   *r    = hsi_db_query(db, "activate methodology",
+	         "WITH m AS (UPDATE methodology SET activated_at = now(), "
+	              "activated_by = $2 WHERE version = $1 RETURNING version), "
+	              "a AS (INSERT INTO methodology_activation(version, "
+	              "activated_by) SELECT version, $2 FROM m RETURNING version), "
+	              "l AS (INSERT INTO audit_log(actor, action, target) "
+	              "SELECT $2, 'methodology.activate', version::text FROM a) "
+	              "SELECT count(*) FROM m",
+	         2, p);
+	if (r == NULL) {
+		return HSI_EDB;
+	}
+	int n = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return n == 1 ? 0 : HSI_ENOENT;
+}
+
+int
+hsi_scoredb_years(PGconn *db, const hsi_method *m, int *first, int *last)
+{
+	PGresult *r = hsi_db_query(db, "year span",
+	    m->fiscal_index ? "SELECT min(fyear), max(fyear) FROM observation"
+	                    : "SELECT min(year), max(year) FROM observation",
+	    0, NULL);
+	if (r == NULL) {
+		return HSI_EDB;
+	}
+	int rv = PQgetisnull(r, 0, 0) ? HSI_ENOENT : 0;
+	if (rv == 0) {
+		*first = atoi(PQgetvalue(r, 0, 0));
+		*last  = atoi(PQgetvalue(r, 0, 1));
+	}
+	PQclear(r);
+	return rv;
+}
+
+typedef struct {
+	const char *code;
+	int         col;
+} col_key;
+
+static int
+cmp_col_key(const void *a, const void *b)
+{
+	return strcmp(
+	    ((const col_key *) a)->code, ((const col_key *) b)->code);
+}
+
+int
+hsi_scoredb_load(PGconn *db, const hsi_method *m, const hsi_areas *ar,
+    int first, int last, const char *as_of, hsi_pobs **obs, size_t *n_obs)
+{
+	char f[16], l[16];
+	snprintf(f, sizeof(f), "%d", first);
+	snprintf(l, sizeof(l), "%d", last);
+	const char *p[3] = { f, l, as_of };
+	const char *col  = m->fiscal_index ? "fyear" : "year";
+	char        sql[512];
+	if (as_of == NULL) {
+		snprintf(sql, sizeof(sql),
+		    "SELECT indicator, area, period, value FROM observation "
+		    "WHERE %s BETWEEN $1 AND $2 AND value IS NOT NULL",
+		    col);
+	} else {
+		/* The latest revision at as_of; a withdrawn value ('M') is
+		 * the latest too, and has no value. */
+		snprintf(sql, sizeof(sql),
+		    "SELECT indicator, area, period, value FROM (SELECT "
+		    "DISTINCT ON (indicator, area, period) indicator, area, "
+		    "period, value FROM observation_revision WHERE %s BETWEEN "
+		    "$1 AND $2 AND recorded_at <= $3::timestamptz ORDER BY "
+		    "indicator, area, period, recorded_at DESC, id DESC) v "
+		    "WHERE value IS NOT NULL",
+		    col);
+	}
+	PGresult *r
+	    = hsi_db_query(db, "load observations", sql, as_of ? 3 : 2, p);
+	if (r == NULL) {
+		return HSI_EDB;
+	}
+	col_key  *keys = malloc((m->n_leaves + 1) * sizeof(*keys));
+	size_t    n = (size_t) PQntuples(r), k = 0;
+	hsi_pobs *o = malloc((n + 1) * sizeof(*o));
+	if (keys == NULL || o == NULL) {
+		free(keys);
+		free(o);
+		PQclear(r);
+		return HSI_ENOMEM;
+	}
+	for (size_t c = 0; c < m->n_leaves; c++) {
+		keys[c].code = m->nodes[m->leaf_node[c]].code;
+		keys[c].col  = (int) c;
+	}
+	qsort(keys, m->n_leaves, sizeof(*keys), cmp_col_key);
+	for (size_t i = 0; i < n; i++) {
+		col_key  want = { PQgetvalue(r, (int) i, 0), 0 };
+		col_key *hit  = bsearch(
+		     &want, keys, m->n_leaves, sizeof(*keys), cmp_col_key);
+		int         a  = hsi_areas_find(ar, PQgetvalue(r, (int) i, 1));
+		const char *ps = PQgetvalue(r, (int) i, 2);
+		hsi_period  pe;
+		if (hit == NULL || a < 0
+		    || hsi_period_parse(ps, strlen(ps), &pe, NULL) != 0) {
+			continue;
+		}
+		o[k].area  = a;
+		o[k].col   = hit->col;
+		o[k].year  = hsi_obs_year(m, &pe);
+		o[k].order = hsi_obs_order(&pe);
+		o[k].value = strtod(PQgetvalue(r, (int) i, 3), NULL);
+		k++;
+	}
+	PQclear(r);
+	free(keys);
+	*obs   = o;
+	*n_obs = k;
+	return 0;
+}
+
+/* ---- binary COPY ---------------------------------------------------------
+ */
+
+typedef struct {
+	PGconn *db;
+	char   *buf;
+	size_t  len, cap;
+	int     failed;
+} copy_buf;
+
+static void
+flush(copy_buf *b)
+{
+	if (b->len > 0 && !b->failed
+	    && PQputCopyData(b->db, b->buf, (int) b->len) != 1) {
+		b->failed = 1;
+	}
+	b->len = 0;
+}
+
+static void
+put(copy_buf *b, const void *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		flush(b);
+	}
+	memcpy(b->buf + b->len, p, n);
+	b->len += n;
+}
+
+static void
+put_u16(copy_buf *b, uint16_t v)
+{
+	unsigned char x[2] = { (unsigned char) (v >> 8), (unsigned char) v };
+	put(b, x, 2);
+}
+
+static void
+put_u32(copy_buf *b, uint32_t v)
+{
+	unsigned char x[4]
+	    = { (unsigned char) (v >> 24), (unsigned char) (v >> 16),
+		      (unsigned char) (v >> 8), (unsigned char) v };
+	put(b, x, 4);
+}
+
+static void
+put_u64(copy_buf *b, uint64_t v)
+{
+	put_u32(b, (uint32_t) (v >> 32));
+	put_u32(b, (uint32_t) v);
+}
+
+static void
+put_null(copy_buf *b)
+{
+	put_u32(b, 0xFFFFFFFFu);
+}
+
+static void
+put_int4(copy_buf *b, int v)
+{
+	put_u32(b, 4);
+	put_u32(b, (uint32_t) v);
+}
+
+static void
+put_int8(copy_buf *b, long long v)
+{
+	put_u32(b, 8);
+	put_u64(b, (uint64_t) v);
+}
+
+static void
+put_text(copy_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	put_u32(b, (uint32_t) n);
+	put(b, s, n);
+}
+
+static void
+put_f8(copy_buf *b, double v)
+{
+	if (isnan(v)) {
+		put_null(b);
+		return;
+	}
+	uint64_t u;
+	memcpy(&u, &v, 8);
+	put_u32(b, 8);
+	put_u64(b, u);
+}
+
+static void
+put_bool(copy_buf *b, int v)
+{
+	unsigned char x = v ? 1 : 0;
+	put_u32(b, 1);
+	put(b, &x, 1);
+}
+
+static int
+copy_scores(PGconn *db, const hsi_method *m, const hsi_areas *ar,
+    const hsi_panel *p, const hsi_result *r, size_t yi, const char *period,
+    long long seq)
+{
+	PGresult *res = PQexec(db,
+	    "COPY score(methodology, period, area, level, code, value, raw, "
+	    "coverage, rank, band, delta, rank_delta, contribution, imputed, "
+	    "event_seq) FROM STDIN (FORMAT binary)");
+	int       rv  = PQresultStatus(res) == PGRES_COPY_IN ? 0 : HSI_EDB;
+	PQclear(res);
+	if (rv != 0) {
+		return rv;
+	}
+	copy_buf b = { db, malloc(1 << 18), 0, 1 << 18, 0 };
+	if (b.buf == NULL) {
+		PQputCopyEnd(db, "out of memory");
+		return HSI_ENOMEM;
+	}
+	static const char sig[] = "PGCOPY\n\377\r\n";
+	put(&b, sig, 11);
+	put_u32(&b, 0);
+	put_u32(&b, 0);
+	size_t A = p->n_areas, N = m->n_nodes, C = m->n_leaves,
+	       G = m->n_groups;
+	for (size_t a = 0; a < A; a++) {
+		size_t ya = yi * A + a;
+		for (size_t i = 0; i < N; i++) {
+			const hsi_mnode *n = &m->nodes[i];
+			double           v = r->score[ya * N + i];
+			put_u16(&b, 15);
+			put_int4(&b, m->version);
+			put_text(&b, period);
+			put_text(&b, ar->code[a]);
+			put_text(&b,
+			    i + 1 == N        ? "index"
+			        : n->is_group ? "group"
+			                      : "indicator");
+			put_text(&b, n->code);
+			put_f8(&b, v);
+			if (n->is_group) {
+				put_null(&b);
+			} else {
+				put_f8(&b, r->used[ya * C + (size_t) n->col]);
+			}
+			put_f8(&b, r->coverage[ya * N + i]);
+			const hsi_band *band = NULL;
+			if (n->is_group) {
+				int rk
+				    = r->rank[ya * G + (size_t) n->group_ord];
+				int rc = r->rank_change[ya * G
+				    + (size_t) n->group_ord];
+				if (rk > 0) {
+					put_int4(&b, rk);
+				} else {
+					put_null(&b);
+				}
+				band = isnan(v) ? NULL
+				                : hsi_method_band(m,
+				                    hsi_round(v, m->decimals));
+				if (band) {
+					put_text(&b, band->code);
+				} else {
+					put_null(&b);
+				}
+				put_f8(&b, r->delta[ya * N + i]);
+				if (rc != HSI_NO_RANK_CHANGE) {
+					put_int4(&b, rc);
+				} else {
+					put_null(&b);
+				}
+			} else {
+				put_null(&b);
+				put_null(&b);
+				put_f8(&b, r->delta[ya * N + i]);
+				put_null(&b);
+			}
+			put_f8(&b, r->contrib[ya * N + i]);
+			if (n->is_group) {
+				put_null(&b);
+			} else {
+				put_bool(
+				    &b, r->imputed[ya * C + (size_t) n->col]);
+			}
+			put_int8(&b, seq);
+		}
+	}
+	put_u16(&b, 0xFFFF);
+	flush(&b);
+	free(b.buf);
+	if (PQputCopyEnd(db, b.failed ? "aborted" : NULL) != 1) {
+		b.failed = 1;
+	}
+	while ((res = PQgetResult(db)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && !b.failed) {
+			hsi_log_error("score copy failed", "{s:s}", "error",
+			    PQresultErrorMessage(res));
+			b.failed = 1;
+		}
+		PQclear(res);
+	}
+	return b.failed ? HSI_EDB : 0;
+}
+
+int
+hsi_scoredb_write(PGconn *db, const hsi_method *m, const hsi_areas *ar,
+    const hsi_panel *p, const hsi_result *r, size_t yi, long long *seq_out)
+{
+	char mv[16], period[HSI_PERIOD_MAX], ss[24];
+	snprintf(mv, sizeof(mv), "%d", m->version);
+	hsi_year_label(m, p->first_year + (int) yi, period, sizeof(period));
+	const char *dp[2] = { mv, period };
+	long long   seq   = 0;
+	PGresult   *res;
+	int         rv = hsi_db_exec(db, "begin", "BEGIN", 0, NULL);
+	if (rv == 0) {
+		rv = hsi_db_exec(db, "clear scores",
+		    "DELETE FROM score WHERE methodology = $1 AND period = $2",
+		    2, dp);
+	}
+	if (rv == 0
+	    && (res = hsi_db_query(
+	            db, "next seq", "SELECT nextval('score_seq')", 0, NULL))
+	        != NULL) {
+		seq = atoll(PQgetvalue(res, 0, 0));
+		PQclear(res);
+	} else {
+		rv = HSI_EDB;
+	}
+	if (rv == 0) {
+		rv = copy_scores(db, m, ar, p, r, yi, period, seq);
+	}
+	if (rv == 0) {
+		snprintf(ss, sizeof(ss), "%lld", seq);
+		const char *ep[3] = { ss, mv, period };
+		rv                = hsi_db_exec(db, "score event",
+		                   "INSERT INTO score_event(seq, methodology, period, areas) "
+		                                  "SELECT $1, $2, $3, array_agg(code ORDER BY code) FROM "
+		                                  "area",
+		                   3, ep);
+	}
+	if (rv == 0) {
+		rv = hsi_db_exec(db, "commit", "COMMIT", 0, NULL);
+	}
+	if (rv != 0) {
+		PQclear(PQexec(db, "ROLLBACK"));
+		return rv;
+	}
+	*seq_out = seq;
+	return 0;
+}
