@@ -20,6 +20,8 @@
 
 #include "catalog.h"
 #include "engine.h"
+#include "method.h"
+#include "panel.h"
 #include "error.h"
 
 #define EPS 1e-12
@@ -54,10 +56,13 @@ method_new(const spec *s, size_t n)
 	assert_non_null(m);
 	m->decimals = 4;
 	m->n_nodes  = n;
-	m->nodes    = calloc(n, sizeof *m->nodes);
-	m->children = calloc(n + 1, sizeof *m->children);
+	snprintf(m->rank_level, sizeof m->rank_level, "province");
+	m->nodes     = calloc(n, sizeof *m->nodes);
+	m->children  = calloc(n + 1, sizeof *m->children);
+	m->leaf_node = calloc(n + 1, sizeof *m->leaf_node);
 	assert_non_null(m->nodes);
 	assert_non_null(m->children);
+	assert_non_null(m->leaf_node);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		hsi_mnode *d = &m->nodes[i];
@@ -66,13 +71,16 @@ method_new(const spec *s, size_t n)
 		d->weight   = s[i].weight;
 		d->is_group = s[i].ind < 0;
 		if (!d->is_group) {
-			d->ind       = s[i].ind;
-			d->direction = s[i].direction;
-			d->lo        = s[i].lo;
-			d->hi        = s[i].hi;
+			d->col               = s[i].ind;
+			d->direction         = s[i].direction;
+			d->lo                = s[i].lo;
+			d->hi                = s[i].hi;
+			d->has_goalposts     = 1;
+			m->leaf_node[d->col] = (int) i;
 			m->n_leaves++;
 			continue;
 		}
+		d->group_ord    = (int) m->n_groups;
 		d->agg          = s[i].agg;
 		d->min_coverage = s[i].min_coverage;
 		d->first_child  = (int) k;
@@ -89,33 +97,65 @@ method_new(const spec *s, size_t n)
 
 typedef struct {
 	hsi_panel  p;
+	hsi_areas  ar;
 	hsi_result r;
+	int       *rank; /* the root's rank per area */
 } run_t;
 
-/* Scores n_areas rows of n_ind values under m (and ranks all areas). */
+/*
+ * Scores n_areas rows of n_cols values under m as one year; the areas
+ * with mask[a] (all if mask is NULL) are the reference areas, ranked.
+ */
+static void
+score_mask(run_t *t, const hsi_method *m, const double *values, size_t n_areas,
+    size_t n_cols, const unsigned char *mask)
+{
+	char err[256];
+	memset(t, 0, sizeof *t);
+	for (size_t a = 0; a < n_areas; a++) {
+		char code[16];
+		snprintf(code, sizeof code, "A%04u", (unsigned) (a % 10000));
+		assert_int_equal(
+		    hsi_areas_add(&t->ar, code, NULL,
+		        mask && !mask[a] ? "region" : "province", NAN),
+		    0);
+	}
+	assert_int_equal(
+	    hsi_areas_link(&t->ar, "province", err, sizeof err), 0);
+	t->p.first_year   = 2024;
+	t->p.n_years      = 1;
+	t->p.n_areas      = n_areas;
+	t->p.n_cols       = n_cols;
+	t->p.value        = malloc(n_areas * n_cols * sizeof(double) + 1);
+	t->p.year_present = calloc(1, 1);
+	assert_non_null(t->p.value);
+	assert_non_null(t->p.year_present);
+	t->p.year_present[0] = 1;
+	memcpy(t->p.value, values, n_areas * n_cols * sizeof(double));
+	assert_int_equal(hsi_result_init(&t->r, m, &t->p), 0);
+	assert_int_equal(hsi_engine_run(m, &t->ar, &t->p, &t->r), 0);
+	t->rank = calloc(n_areas + 1, sizeof(int));
+	assert_non_null(t->rank);
+	size_t g = (size_t) m->nodes[m->n_nodes - 1].group_ord;
+	for (size_t a = 0; a < n_areas; a++) {
+		t->rank[a] = t->r.rank[a * m->n_groups + g];
+	}
+}
+
 static void
 score(run_t *t, const hsi_method *m, const double *values, size_t n_areas,
-    size_t n_ind)
+    size_t n_cols)
 {
-	t->p.n_areas = n_areas;
-	t->p.n_ind   = n_ind;
-	t->p.value   = malloc(n_areas * n_ind * sizeof(double) + 1);
-	assert_non_null(t->p.value);
-	memcpy(t->p.value, values, n_areas * n_ind * sizeof(double));
-	assert_int_equal(hsi_result_init(&t->r, n_areas, m->n_nodes), 0);
-	hsi_engine_score(m, &t->p, &t->r);
-	unsigned char *mask = malloc(n_areas + 1);
-	assert_non_null(mask);
-	memset(mask, 1, n_areas + 1);
-	hsi_engine_rank(m, &t->r, mask);
-	free(mask);
+	score_mask(t, m, values, n_areas, n_cols, NULL);
 }
 
 static void
 run_free(run_t *t)
 {
-	free(t->p.value);
+	hsi_panel_fini(&t->p);
+	hsi_areas_fini(&t->ar);
 	hsi_result_fini(&t->r);
+	free(t->rank);
 }
 
 static double
@@ -233,7 +273,7 @@ test_weighted_mean_and_coverage(void **state)
 			assert_true(isnan(sc(&t, 3, i)));
 		}
 	}
-	assert_int_equal(t.r.rank[3], 0);
+	assert_int_equal(t.rank[3], 0);
 	run_free(&t);
 
 	/* Raise b's coverage need above 1/2: area 1's b becomes missing. */
@@ -248,8 +288,8 @@ test_weighted_mean_and_coverage(void **state)
 	score(&t, m, v, 4, 4);
 	assert_near(sc(&t, 0, 6), 0.4);
 	assert_true(isnan(sc(&t, 2, 6)));
-	assert_int_equal(t.r.rank[2], 0);
-	assert_int_equal(t.r.rank[0], 1);
+	assert_int_equal(t.rank[2], 0);
+	assert_int_equal(t.rank[0], 1);
 	run_free(&t);
 	hsi_method_free(m);
 }
@@ -355,40 +395,41 @@ test_competition_rank(void **state)
 	run_t        t;
 	(void) state;
 	score(&t, m, v, 6, 1);
-	assert_int_equal(t.r.rank[3], 1);
-	assert_int_equal(t.r.rank[5], 2);
-	assert_int_equal(t.r.rank[1], 3);
-	assert_int_equal(t.r.rank[4], 3);
-	assert_int_equal(t.r.rank[0], 5);
-	assert_int_equal(t.r.rank[2], 0);
+	assert_int_equal(t.rank[3], 1);
+	assert_int_equal(t.rank[5], 2);
+	assert_int_equal(t.rank[1], 3);
+	assert_int_equal(t.rank[4], 3);
+	assert_int_equal(t.rank[0], 5);
+	assert_int_equal(t.rank[2], 0);
 
 	/* 1 2 2 4 with the tie at the top of the list. */
 	unsigned char mask[6] = { 1, 1, 1, 0, 1, 0 };
-	hsi_engine_rank(m, &t.r, mask);
-	assert_int_equal(t.r.rank[1], 1);
-	assert_int_equal(t.r.rank[4], 1);
-	assert_int_equal(t.r.rank[0], 3);
-	assert_int_equal(t.r.rank[3], 0); /* masked out */
-	assert_int_equal(t.r.rank[5], 0);
-	assert_int_equal(t.r.rank[2], 0); /* NaN */
+	run_free(&t);
+	score_mask(&t, m, v, 6, 1, mask);
+	assert_int_equal(t.rank[1], 1);
+	assert_int_equal(t.rank[4], 1);
+	assert_int_equal(t.rank[0], 3);
+	assert_int_equal(t.rank[3], 0); /* masked out */
+	assert_int_equal(t.rank[5], 0);
+	assert_int_equal(t.rank[2], 0); /* NaN */
 	run_free(&t);
 
 	/* More decimals: no longer a tie. */
 	m->decimals = 5;
 	score(&t, m, v, 6, 1);
-	assert_int_equal(t.r.rank[1], 3);
-	assert_int_equal(t.r.rank[4], 4);
-	assert_int_equal(t.r.rank[0], 5);
+	assert_int_equal(t.rank[1], 3);
+	assert_int_equal(t.rank[4], 4);
+	assert_int_equal(t.rank[0], 5);
 	run_free(&t);
 
 	/* The brief's pattern: 1 2 2 4. */
 	const double w[] = { 0.8, 0.5, 0.5, 0.2 };
 	m->decimals      = 4;
 	score(&t, m, w, 4, 1);
-	assert_int_equal(t.r.rank[0], 1);
-	assert_int_equal(t.r.rank[1], 2);
-	assert_int_equal(t.r.rank[2], 2);
-	assert_int_equal(t.r.rank[3], 4);
+	assert_int_equal(t.rank[0], 1);
+	assert_int_equal(t.rank[1], 2);
+	assert_int_equal(t.rank[2], 2);
+	assert_int_equal(t.rank[3], 4);
 	run_free(&t);
 	hsi_method_free(m);
 }
@@ -451,7 +492,8 @@ test_default_method(void **state)
 		if (n->is_group) {
 			continue;
 		}
-		const hsi_indicator *d = &cat->ind[n->ind];
+		const hsi_indicator *d = hsi_catalog_indicator(cat, n->code);
+		assert_non_null(d);
 		assert_string_equal(n->code, d->code);
 		assert_true(d->in_index);
 		assert_int_equal(n->direction, d->direction);
@@ -490,11 +532,11 @@ static void
 random_panel(double *v, size_t n_areas)
 {
 	for (size_t a = 0; a < n_areas; a++) {
-		for (size_t i = 0; i < cat->n_ind; i++) {
-			const hsi_indicator *d = &cat->ind[i];
-			double span = d->in_index ? d->hi - d->lo : 1;
-			double x    = d->lo + (uniform() * 1.4 - 0.2) * span;
-			v[a * cat->n_ind + i] = uniform() < 0.2 ? NAN : x;
+		for (size_t i = 0; i < def->n_leaves; i++) {
+			const hsi_mnode *d    = &def->nodes[def->leaf_node[i]];
+			double           span = d->hi - d->lo;
+			double x = d->lo + (uniform() * 1.4 - 0.2) * span;
+			v[a * def->n_leaves + i] = uniform() < 0.2 ? NAN : x;
 		}
 	}
 }
@@ -515,7 +557,7 @@ static void
 test_property_random_panels(void **state)
 {
 	enum { AREAS = 12, PANELS = 200 };
-	size_t  n_ind = cat->n_ind;
+	size_t  n_ind = def->n_leaves;
 	size_t  nn    = def->n_nodes;
 	size_t  root  = nn - 1;
 	double *v     = malloc(AREAS * n_ind * sizeof(double));
@@ -539,13 +581,13 @@ test_property_random_panels(void **state)
 			size_t           l = (size_t) (uniform() * 1e9) % nn;
 			const hsi_mnode *n = &def->nodes[l];
 			while (n->is_group
-			    || isnan(w[a * n_ind + (size_t) n->ind])) {
+			    || isnan(w[a * n_ind + (size_t) n->col])) {
 				l = (l + 1) % nn;
 				n = &def->nodes[l];
 			}
 			leaf[a]     = l;
 			double step = uniform() * (n->hi - n->lo);
-			w[a * n_ind + (size_t) n->ind] += n->direction * step;
+			w[a * n_ind + (size_t) n->col] += n->direction * step;
 		}
 		score(&u, def, w, AREAS, n_ind);
 		check_bounds(&u);
@@ -582,7 +624,7 @@ test_property_random_panels(void **state)
 				       y = sc(&t, perm[a], i);
 				assert_true((isnan(x) && isnan(y)) || x == y);
 			}
-			assert_int_equal(u.r.rank[a], t.r.rank[perm[a]]);
+			assert_int_equal(u.rank[a], t.rank[perm[a]]);
 		}
 		run_free(&u);
 		run_free(&t);
@@ -599,18 +641,18 @@ static void
 test_property_ranks(void **state)
 {
 	enum { AREAS = 30 };
-	double *v = malloc(AREAS * cat->n_ind * sizeof(double));
+	double *v = malloc(AREAS * def->n_leaves * sizeof(double));
 	(void) state;
 	assert_non_null(v);
 	for (int panel = 0; panel < 200; panel++) {
 		run_t t;
 		random_panel(v, AREAS);
-		score(&t, def, v, AREAS, cat->n_ind);
+		score(&t, def, v, AREAS, def->n_leaves);
 		size_t root = def->n_nodes - 1;
 		for (size_t a = 0; a < AREAS; a++) {
 			double s = sc(&t, a, root);
 			if (isnan(s)) {
-				assert_int_equal(t.r.rank[a], 0);
+				assert_int_equal(t.rank[a], 0);
 				continue;
 			}
 			int higher = 0;
@@ -619,11 +661,155 @@ test_property_ranks(void **state)
 				higher += !isnan(o)
 				    && hsi_round(o, 4) > hsi_round(s, 4);
 			}
-			assert_int_equal(t.r.rank[a], higher + 1);
+			assert_int_equal(t.rank[a], higher + 1);
 		}
 		run_free(&t);
 	}
 	free(v);
+}
+
+/* ---- methodology documents -----------------------------------------------
+ */
+
+static void
+expect_refusal(const char *doc, const char *needle)
+{
+	hsi_method *m = NULL;
+	char        err[512];
+	int rv = hsi_method_parse(doc, strlen(doc), cat, &m, err, sizeof err);
+	assert_int_not_equal(rv, 0);
+	assert_null(m);
+	if (strstr(err, needle) == NULL) {
+		fail_msg("error '%s' does not mention '%s'", err, needle);
+	}
+}
+
+static void
+test_method_refusals(void **state)
+{
+	(void) state;
+	expect_refusal("{\"format\": 1, \"name\": \"x\"}", "format");
+	expect_refusal("[1]", "JSON object");
+	expect_refusal("{\"format\": 2, \"name\": \"x\", \"tree\": "
+	               "{\"code\": \"hsi\", \"children\": [{\"code\": "
+	               "\"a\", \"children\": [{\"indicator\": \"zz_x\", "
+	               "\"lo\": 5, \"hi\": 5}]}]}}",
+	    "tree.children[0].children[0]: hi must be greater than lo");
+	expect_refusal("{\"format\": 2, \"name\": \"x\", \"tree\": "
+	               "{\"code\": \"hsi\", \"children\": [{\"indicator\": "
+	               "\"zz_x\", \"normalisation\": \"zscore\", "
+	               "\"imputation\": {\"method\": \"carry_forward\"}}]}}",
+	    "tree.children[0].imputation: carry_forward needs");
+	expect_refusal("{\"format\": 2, \"name\": \"x\", \"tree\": "
+	               "{\"code\": \"hsi\", \"children\": [{\"indicator\": "
+	               "\"zz_x\"}]}}",
+	    "needs \"lo\" and \"hi\"");
+	expect_refusal("{\"format\": 2, \"name\": \"x\", \"tree\": "
+	               "{\"code\": \"hsi\", \"children\": [{\"indicator\": "
+	               "\"hlt_stunting\"}, {\"indicator\": "
+	               "\"hlt_stunting\"}]}}",
+	    "appears twice");
+	expect_refusal("{\"format\": 2, \"name\": \"x\", \"tree\": "
+	               "{\"code\": \"hsi\", \"children\": [{\"indicator\": "
+	               "\"hlt_stunting\", \"wieght\": 2}]}}",
+	    "unknown field \"wieght\"");
+	expect_refusal("{\"format\": 2, \"name\": \"x\", \"bands\": "
+	               "[{\"from\": 0.5, \"code\": \"a\"}, {\"from\": 0.2, "
+	               "\"code\": \"b\"}], \"tree\": {\"code\": \"hsi\", "
+	               "\"children\": [{\"indicator\": \"hlt_stunting\"}]}}",
+	    "bands[1]");
+}
+
+/* The stored document parses back to the same methodology. */
+static void
+test_method_roundtrip(void **state)
+{
+	(void) state;
+	json_t     *j = hsi_method_to_json(def);
+	char       *a = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	hsi_method *m;
+	char        err[256];
+	assert_int_equal(
+	    hsi_method_from_json(j, NULL, &m, err, sizeof err), 0);
+	json_t *k = hsi_method_to_json(m);
+	char   *b = json_dumps(k, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	assert_string_equal(a, b);
+	assert_int_equal(m->n_bands, 4);
+	assert_string_equal(hsi_method_band(m, 0.45)->code, "medium");
+	assert_null(hsi_method_band(m, -0.1));
+	free(a);
+	free(b);
+	json_decref(j);
+	json_decref(k);
+	hsi_method_free(m);
+}
+
+/*
+ * Two years by hand: zscore, carry-forward imputation, change and
+ * contributions that add up to the change of the composite.
+ */
+static void
+test_two_years(void **state)
+{
+	(void) state;
+	const char *doc
+	    = "{\"format\": 2, \"name\": \"t\", \"tree\": {\"code\": "
+	      "\"hsi\", \"children\": [{\"code\": \"g\", \"aggregation\": "
+	      "\"geometric\", \"children\": [{\"indicator\": \"xx\", "
+	      "\"lo\": 0, \"hi\": 10}, {\"indicator\": \"yy\", "
+	      "\"normalisation\": \"zscore\", \"imputation\": "
+	      "{\"method\": \"carry_forward\", \"max_age\": 1}}]}, "
+	      "{\"indicator\": \"zz\", \"weight\": 2, \"lo\": 0, \"hi\": "
+	      "1, \"direction\": -1}]}}";
+	hsi_method *m;
+	char        err[256];
+	assert_int_equal(
+	    hsi_method_parse(doc, strlen(doc), NULL, &m, err, sizeof err), 0);
+	assert_int_equal(m->n_leaves, 3);
+	assert_int_equal(m->max_carry, 1);
+	/* [year][area][x, y, z] */
+	const double v[] = { 5, 1, 0.5, 8, 2, 0.25, 2, 3, 0.75, /* 2023 */
+		6, 1, 0.5, 8, NAN, 0.5, 2, 5, 0.75 };           /* 2024 */
+	hsi_areas    ar;
+	memset(&ar, 0, sizeof ar);
+	for (int a = 0; a < 3; a++) {
+		char code[8];
+		snprintf(code, sizeof code, "P%d", a);
+		assert_int_equal(
+		    hsi_areas_add(&ar, code, NULL, "province", NAN), 0);
+	}
+	assert_int_equal(hsi_areas_link(&ar, "province", err, sizeof err), 0);
+	unsigned char present[2] = { 1, 1 };
+	hsi_panel     p          = { 2023, 2, 3, 3, (double *) v, present };
+	hsi_result    r;
+	assert_int_equal(hsi_result_init(&r, m, &p), 0);
+	assert_int_equal(hsi_engine_run(m, &ar, &p, &r), 0);
+	size_t N = m->n_nodes;
+	/* 2023, P0: y's z-score over {1, 2, 3}: mean 2, sd 1: z = -1. */
+	double phi = 0.5 * erfc(1 / sqrt(2.0));
+	assert_true(fabs(r.score[0 * N + 1] - phi) < EPS);
+	double g0 = sqrt(0.5 * phi);
+	assert_true(fabs(r.score[0 * N + 2] - g0) < EPS);
+	assert_true(fabs(r.score[0 * N + 4] - (g0 + 2 * 0.5) / 3) < EPS);
+	/* 2024, P1: y carried forward from 2023 (2), flagged. */
+	size_t k = (1 * 3 + 1) * 3 + 1;
+	assert_true(r.used[k] == 2 && r.imputed[k] == 1);
+	/* Change and contributions, every area. */
+	for (size_t a = 0; a < 3; a++) {
+		const double *c = &r.contrib[(3 + a) * N];
+		const double *d = &r.delta[(3 + a) * N];
+		assert_true(
+		    fabs(
+		        d[4] - (r.score[(3 + a) * N + 4] - r.score[a * N + 4]))
+		    < EPS);
+		assert_true(fabs(c[2] + c[3] - d[4]) < EPS);
+		assert_true(fabs(c[0] + c[1] - c[2]) < EPS);
+	}
+	/* z did not move for P0 and kept its weight: no contribution. */
+	assert_true(fabs(r.contrib[3 * N + 3]) < EPS);
+	hsi_result_fini(&r);
+	hsi_areas_fini(&ar);
+	hsi_method_free(m);
 }
 
 int
@@ -639,6 +825,9 @@ main(void)
 		cmocka_unit_test(test_default_method),
 		cmocka_unit_test(test_property_random_panels),
 		cmocka_unit_test(test_property_ranks),
+		cmocka_unit_test(test_method_refusals),
+		cmocka_unit_test(test_method_roundtrip),
+		cmocka_unit_test(test_two_years),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
