@@ -15,6 +15,7 @@ certificates made by scripts/mkcerts.sh in the temporary directory) and
 every assertion is the same.
 """
 import json
+import math
 import os
 import signal
 import socket
@@ -296,6 +297,84 @@ def run(tmp, url, procs):
     got = wait_for(alerts, 30, "threshold alert")
     check(got == ["96|firing"], "only Narathiwat fires composite_low: %s" % got)
     check(log_has(alog, "96"), "alerter logged the transition")
+
+    vintages_and_methodology(tmp, url, ingest, events, keys, tls)
+
+
+def psql(url, sql):
+    return subprocess.run(["psql", url, "-At", "-c", sql], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def db_composites(url, version, period="2024"):
+    out = psql(url, "SELECT area, value FROM score WHERE methodology = %d AND "
+               "period = '%s' AND level = 'index' AND value IS NOT NULL"
+               % (version, period))
+    return {a: float(v) for a, v in (l.split("|") for l in out.splitlines())}
+
+
+def hsictl_json(url, *args):
+    r = subprocess.run([BIN["hsictl"], "score", "--db-url", url, "--format",
+                        "json"] + list(args), capture_output=True, text=True)
+    check(r.returncode == 0, "hsictl score %s: %s" % (args, r.stderr[-300:]))
+    return {x["area"]: x for x in json.loads(r.stdout)["results"]}
+
+
+def vintages_and_methodology(tmp, url, ingest, events, keys, tls):
+    """Issue 4: a revision leaves the earlier vintage reproducible (as_of),
+    and activating a new methodology rescores under it while the old
+    version's scores stay."""
+    before = psql(url, "SELECT now()")
+    time.sleep(1.1)
+    write(os.path.join(tmp, "CDD/inbox/CDD_rev.csv"),
+          "indicator,area,period,value\nt_health,96,2024,60\n")
+    r = subprocess.run(
+        [BIN["hsi-ingest"], "--agency", "CDD", "--node-id", "CDD-n1",
+         "--key-file", keys["CDD"], "--inbox", os.path.join(tmp, "CDD", "inbox"),
+         "--scorer-url", ingest, "--events-url", events, "--once", "true"]
+        + tls("CDD"), capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, "revision delivered: %s" % r.stderr[-300:])
+    new96 = (0.6 + 0.2 + 0.2 + 0.3 + 0.2 + 0.1) / 6
+    wait_for(lambda: close(db_composites(url, 1).get("96", 0), new96, 1e-9)
+             or None, 30, "Narathiwat rescored after the revision")
+    now = hsictl_json(url, "--period", "2024")
+    check(close(now["96"]["composite"], new96, 1e-9),
+          "hsictl score from the database agrees with the scorer (%s)"
+          % now["96"]["composite"])
+    old = hsictl_json(url, "--period", "2024", "--as-of", before)
+    check(close(old["96"]["composite"], 1.4 / 6, 1e-9),
+          "as of before the revision: the old composite (%s)"
+          % old["96"]["composite"])
+    check(old["96"]["nodes"]["t_health"]["raw"] == 40 and
+          now["96"]["nodes"]["t_health"]["raw"] == 60,
+          "as_of reads the revision history")
+
+    # A geometric composite, activated live.
+    doc = {"format": 2, "name": "e2e geometric", "decimals": 4,
+           "tree": {"code": "hsi", "aggregation": "geometric",
+                    "min_coverage": 0.5, "children": [
+                        {"code": d, "children": [{"indicator": i}]}
+                        for d, i in (("health", "t_health"), ("living", "t_living"),
+                                     ("education", "t_edu"), ("economy", "t_econ"),
+                                     ("services", "t_serv"), ("personal", "t_pers"),
+                                     ("political", "t_pol"))]}}
+    write(os.path.join(tmp, "geo.json"), json.dumps(doc))
+    r = subprocess.run([BIN["hsictl"], "methodology", "add",
+                        os.path.join(tmp, "geo.json"), "--activate",
+                        "--db-url", url], capture_output=True, text=True)
+    check(r.returncode == 0, "methodology stored: %s" % r.stderr)
+    version = int(r.stdout.strip())
+    check(version == 2, "it is version 2")
+    exp10 = math.exp(sum(math.log(x) for x in (.8, .75, .8, .8, .9, .7, .8)) / 7)
+    got = wait_for(lambda: db_composites(url, version).get("10"), 30,
+                   "rescored under version 2")
+    check(close(got, exp10, 1e-9), "Bangkok's geometric composite %.12f (got %s)"
+          % (exp10, got))
+    check(close(db_composites(url, 1)["10"], 5.55 / 7, 1e-9),
+          "version 1's scores stay queryable")
+    band = psql(url, "SELECT band FROM score WHERE methodology = 1 AND "
+                "period = '2024' AND area = '96' AND code = 'hsi'")
+    check(band == "low", "default bands: Narathiwat is 'low' (%s)" % band)
 
 
 if __name__ == "__main__":
