@@ -46,6 +46,9 @@ typedef struct {
 	int        d_age;
 } parser;
 
+static int fail(parser *p, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
 fail(parser *p, const char *path, const char *fmt, ...)
 {
