@@ -231,7 +231,7 @@ parse_impute(
 	} else if (strcmp(method, "region_mean") == 0) {
 		*imp = HSI_IMPUTE_REGION;
 	} else if (strcmp(method, "carry_forward") == 0) {
-		double a;
+		double a       = 0;
 		int    present = 0;
 		int    rv      = json_is_object(v)
 		            ? get_num(p, sub, v, "max_age", &a, &present)
@@ -541,7 +541,7 @@ parse_bands(parser *p, const json_t *b)
 		    = { "from", "code", "th", "en", NULL };
 		char        path[64];
 		const char *code, *th, *en;
-		double      from;
+		double      from = 0;
 		int         has_from, rv;
 		snprintf(path, sizeof(path), "bands[%zu]", i);
 		if (!json_is_object(o)) {

@@ -12,6 +12,7 @@
 #include "blob.h"
 #include "csv.h"
 #include "error.h"
+#include "par.h"
 
 #define AREAS_MAX_BYTES (64u * 1024 * 1024)
 
@@ -306,7 +307,7 @@ hsi_year_label(const hsi_method *m, int y, char *buf, size_t size)
  */
 static int
 area_rollup(const hsi_areas *ar, size_t C, const hsi_col_rule *rules,
-    hsi_panel *p, const int32_t *cnt)
+    hsi_panel *p, const uint16_t *cnt)
 {
 	size_t A = ar->n;
 	/* The areas that receive roll-ups: ancestors of reference areas. */
@@ -395,6 +396,67 @@ area_rollup(const hsi_areas *ar, size_t C, const hsi_col_rule *rules,
 	return rv;
 }
 
+typedef struct {
+	const hsi_areas    *ar;
+	size_t              C;
+	const hsi_col_rule *rules;
+	const hsi_pobs     *obs;
+	size_t              n_obs;
+	hsi_panel          *p;
+	uint16_t           *cnt;
+	int32_t            *ord;
+} build_ctx;
+
+/*
+ * Years [lo, hi) of the panel: every thread reads all observations and
+ * keeps those of its own years, so the writes never overlap.
+ */
+static int
+build_years(void *arg, size_t lo, size_t hi)
+{
+	build_ctx          *b     = arg;
+	hsi_panel          *p     = b->p;
+	const hsi_col_rule *rules = b->rules;
+	size_t              A = p->n_areas, C = b->C;
+	int                 y0  = p->first_year + (int) lo;
+	int                 y1  = p->first_year + (int) hi;
+	uint16_t           *cnt = b->cnt;
+	int32_t            *ord = b->ord;
+	for (size_t i = 0; i < b->n_obs; i++) {
+		const hsi_pobs *o = &b->obs[i];
+		if (o->year < y0 || o->year >= y1) {
+			continue;
+		}
+		size_t y = (size_t) (o->year - p->first_year);
+		size_t k = (y * A + (size_t) o->area) * C + (size_t) o->col;
+		p->year_present[y] = 1;
+		if (rules[o->col].time == HSI_TIME_LAST) {
+			if (cnt[k] == 0 || o->order > ord[k]) {
+				ord[k]      = o->order;
+				p->value[k] = o->value;
+			}
+		} else {
+			p->value[k] += o->value;
+		}
+		if (cnt[k] < UINT16_MAX) { /* a year has at most 366 days */
+			cnt[k]++;
+		}
+	}
+	for (size_t row = lo * A; row < hi * A; row++) {
+		double         *v = &p->value[row * C];
+		const uint16_t *n = &cnt[row * C];
+		for (size_t c = 0; c < C; c++) {
+			if (n[c] == 0 || n[c] < rules[c].min_sub) {
+				v[c] = NAN;
+			} else if (n[c] > 1
+			    && rules[c].time == HSI_TIME_MEAN) {
+				v[c] /= n[c];
+			}
+		}
+	}
+	return 0;
+}
+
 int
 hsi_panel_build(const hsi_areas *ar, size_t C, const hsi_col_rule *rules,
     const hsi_pobs *obs, size_t n_obs, int first_year, int last_year,
@@ -405,16 +467,17 @@ hsi_panel_build(const hsi_areas *ar, size_t C, const hsi_col_rule *rules,
 		return HSI_EINVAL;
 	}
 	size_t A = ar->n, Y = (size_t) (last_year - first_year + 1);
-	p->first_year     = first_year;
-	p->n_years        = Y;
-	p->n_areas        = A;
-	p->n_cols         = C;
-	size_t cells      = Y * A * C;
-	p->value          = malloc((cells + 1) * sizeof(double));
-	p->year_present   = calloc(Y + 1, 1);
-	int32_t *cnt      = calloc(cells + 1, sizeof(int32_t));
-	int32_t *ord      = NULL;
-	int      any_last = 0;
+	p->first_year = first_year;
+	p->n_years    = Y;
+	p->n_areas    = A;
+	p->n_cols     = C;
+	size_t cells  = Y * A * C;
+	/* calloc: fresh zero pages, no second pass to clear them. */
+	p->value           = calloc(cells + 1, sizeof(double));
+	p->year_present    = calloc(Y + 1, 1);
+	uint16_t *cnt      = calloc(cells + 1, sizeof(uint16_t));
+	int32_t  *ord      = NULL;
+	int       any_last = 0;
 	for (size_t c = 0; c < C; c++) {
 		any_last |= rules[c].time == HSI_TIME_LAST;
 	}
@@ -426,34 +489,12 @@ hsi_panel_build(const hsi_areas *ar, size_t C, const hsi_col_rule *rules,
 		free(ord);
 		return HSI_ENOMEM;
 	}
-	memset(p->value, 0, cells * sizeof(double));
-	for (size_t i = 0; i < n_obs; i++) {
-		const hsi_pobs *o = &obs[i];
-		if (o->year < first_year || o->year > last_year) {
-			continue;
-		}
-		size_t y = (size_t) (o->year - first_year);
-		size_t k = (y * A + (size_t) o->area) * C + (size_t) o->col;
-		p->year_present[y] = 1;
-		if (rules[o->col].time == HSI_TIME_LAST) {
-			if (cnt[k] == 0 || o->order > ord[k]) {
-				ord[k]      = o->order;
-				p->value[k] = o->value;
-			}
-		} else {
-			p->value[k] += o->value;
-		}
-		cnt[k]++;
+	build_ctx bx = { ar, C, rules, obs, n_obs, p, cnt, ord };
+	int       rv
+	    = hsi_par_for(build_years, &bx, Y, n_obs > 200000 ? 2 : SIZE_MAX);
+	if (rv == 0) {
+		rv = area_rollup(ar, C, rules, p, cnt);
 	}
-	for (size_t k = 0; k < cells; k++) {
-		size_t c = k % C;
-		if (cnt[k] == 0 || cnt[k] < rules[c].min_sub) {
-			p->value[k] = NAN;
-		} else if (rules[c].time == HSI_TIME_MEAN) {
-			p->value[k] /= cnt[k];
-		}
-	}
-	int rv = area_rollup(ar, C, rules, p, cnt);
 	free(cnt);
 	free(ord);
 	return rv;

@@ -371,8 +371,7 @@ copy_scores(PGconn *db, const hsi_method *m, const hsi_areas *ar,
 	put(&b, sig, 11);
 	put_u32(&b, 0);
 	put_u32(&b, 0);
-	size_t A = p->n_areas, N = m->n_nodes, C = m->n_leaves,
-	       G = m->n_groups;
+	size_t A = p->n_areas, N = m->n_nodes, G = m->n_groups;
 	for (size_t a = 0; a < A; a++) {
 		size_t ya = yi * A + a;
 		for (size_t i = 0; i < N; i++) {
@@ -391,15 +390,18 @@ copy_scores(PGconn *db, const hsi_method *m, const hsi_areas *ar,
 			if (n->is_group) {
 				put_null(&b);
 			} else {
-				put_f8(&b, r->used[ya * C + (size_t) n->col]);
+				put_f8(&b,
+				    hsi_result_raw(r, p, ya, (size_t) n->col));
 			}
-			put_f8(&b, r->coverage[ya * N + i]);
+			put_f8(&b, hsi_result_coverage(r, m, ya, i));
 			const hsi_band *band = NULL;
 			if (n->is_group) {
 				int rk
 				    = r->rank[ya * G + (size_t) n->group_ord];
-				int rc = r->rank_change[ya * G
-				    + (size_t) n->group_ord];
+				int rc = r->rank_change == NULL
+				    ? HSI_NO_RANK_CHANGE
+				    : r->rank_change[ya * G
+				        + (size_t) n->group_ord];
 				if (rk > 0) {
 					put_int4(&b, rk);
 				} else {
@@ -413,7 +415,7 @@ copy_scores(PGconn *db, const hsi_method *m, const hsi_areas *ar,
 				} else {
 					put_null(&b);
 				}
-				put_f8(&b, r->delta[ya * N + i]);
+				put_f8(&b, hsi_result_delta(r, yi, a, i));
 				if (rc != HSI_NO_RANK_CHANGE) {
 					put_int4(&b, rc);
 				} else {
@@ -422,15 +424,17 @@ copy_scores(PGconn *db, const hsi_method *m, const hsi_areas *ar,
 			} else {
 				put_null(&b);
 				put_null(&b);
-				put_f8(&b, r->delta[ya * N + i]);
+				put_f8(&b, hsi_result_delta(r, yi, a, i));
 				put_null(&b);
 			}
-			put_f8(&b, r->contrib[ya * N + i]);
+			put_f8(
+			    &b, (r->contrib ? r->contrib[ya * N + i] : NAN));
 			if (n->is_group) {
 				put_null(&b);
 			} else {
-				put_bool(
-				    &b, r->imputed[ya * C + (size_t) n->col]);
+				put_bool(&b,
+				    hsi_result_imputed(
+				        r, ya, (size_t) n->col));
 			}
 			put_int8(&b, seq);
 		}

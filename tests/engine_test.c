@@ -96,10 +96,11 @@ method_new(const spec *s, size_t n)
 }
 
 typedef struct {
-	hsi_panel  p;
-	hsi_areas  ar;
-	hsi_result r;
-	int       *rank; /* the root's rank per area */
+	hsi_panel         p;
+	hsi_areas         ar;
+	hsi_result        r;
+	const hsi_method *m;
+	int              *rank; /* the root's rank per area */
 } run_t;
 
 /*
@@ -112,6 +113,7 @@ score_mask(run_t *t, const hsi_method *m, const double *values, size_t n_areas,
 {
 	char err[256];
 	memset(t, 0, sizeof *t);
+	t->m = m;
 	for (size_t a = 0; a < n_areas; a++) {
 		char code[16];
 		snprintf(code, sizeof code, "A%04u", (unsigned) (a % 10000));
@@ -132,7 +134,7 @@ score_mask(run_t *t, const hsi_method *m, const double *values, size_t n_areas,
 	assert_non_null(t->p.year_present);
 	t->p.year_present[0] = 1;
 	memcpy(t->p.value, values, n_areas * n_cols * sizeof(double));
-	assert_int_equal(hsi_result_init(&t->r, m, &t->p), 0);
+	assert_int_equal(hsi_result_init(&t->r, m, &t->p, 1), 0);
 	assert_int_equal(hsi_engine_run(m, &t->ar, &t->p, &t->r), 0);
 	t->rank = calloc(n_areas + 1, sizeof(int));
 	assert_non_null(t->rank);
@@ -167,7 +169,7 @@ sc(const run_t *t, size_t area, size_t node)
 static double
 cov(const run_t *t, size_t area, size_t node)
 {
-	return t->r.coverage[area * t->r.n_nodes + node];
+	return hsi_result_coverage(&t->r, t->m, area, node);
 }
 
 static void
@@ -545,7 +547,9 @@ static void
 check_bounds(const run_t *t)
 {
 	for (size_t k = 0; k < t->r.n_areas * t->r.n_nodes; k++) {
-		double s = t->r.score[k], c = t->r.coverage[k];
+		double s = t->r.score[k];
+		double c = hsi_result_coverage(
+		    &t->r, t->m, k / t->r.n_nodes, k % t->r.n_nodes);
 		if (!isnan(s) && !(s >= 0 && s <= 1)) {
 			fail_msg("score %.17g at %zu", s, k);
 		}
@@ -782,7 +786,7 @@ test_two_years(void **state)
 	unsigned char present[2] = { 1, 1 };
 	hsi_panel     p          = { 2023, 2, 3, 3, (double *) v, present };
 	hsi_result    r;
-	assert_int_equal(hsi_result_init(&r, m, &p), 0);
+	assert_int_equal(hsi_result_init(&r, m, &p, 1), 0);
 	assert_int_equal(hsi_engine_run(m, &ar, &p, &r), 0);
 	size_t N = m->n_nodes;
 	/* 2023, P0: y's z-score over {1, 2, 3}: mean 2, sd 1: z = -1. */
@@ -797,16 +801,16 @@ test_two_years(void **state)
 	/* Change and contributions, every area. */
 	for (size_t a = 0; a < 3; a++) {
 		const double *c = &r.contrib[(3 + a) * N];
-		const double *d = &r.delta[(3 + a) * N];
+		double        d = hsi_result_delta(&r, 1, a, 4);
 		assert_true(
-		    fabs(
-		        d[4] - (r.score[(3 + a) * N + 4] - r.score[a * N + 4]))
+		    fabs(d - (r.score[(3 + a) * N + 4] - r.score[a * N + 4]))
 		    < EPS);
-		assert_true(fabs(c[2] + c[3] - d[4]) < EPS);
+		assert_true(fabs(c[2] + c[3] - d) < EPS);
 		assert_true(fabs(c[0] + c[1] - c[2]) < EPS);
 	}
 	/* z did not move for P0 and kept its weight: no contribution. */
 	assert_true(fabs(r.contrib[3 * N + 3]) < EPS);
+	assert_true(isnan(hsi_result_delta(&r, 0, 0, 4)));
 	hsi_result_fini(&r);
 	hsi_areas_fini(&ar);
 	hsi_method_free(m);

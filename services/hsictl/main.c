@@ -50,8 +50,8 @@ main(int argc, char **argv)
 	const char *pos[4] = { 0 };
 	int         npos   = 0;
 	for (size_t k = 0;
-	    argc > 1 && k < sizeof(subcommands) / sizeof(subcommands[0]);
-	    k++) {
+	     argc > 1 && k < sizeof(subcommands) / sizeof(subcommands[0]);
+	     k++) {
 		if (strcmp(argv[1], subcommands[k].name) == 0) {
 			return subcommands[k].run(argc - 1, argv + 1);
 		}

@@ -295,12 +295,12 @@ score_input_free(score_input *in)
 }
 
 int
-score_compute(
-    const score_input *in, const hsi_method *m, hsi_panel *p, hsi_result *r)
+score_compute(const score_input *in, const hsi_method *m, hsi_panel *p,
+    hsi_result *r, int changes)
 {
 	int rv = hsi_panel_build(&in->ar, m->n_leaves, in->rules, in->obs,
 	    in->n_obs, in->first, in->last, p);
-	if (rv == 0 && (rv = hsi_result_init(r, m, p)) == 0) {
+	if (rv == 0 && (rv = hsi_result_init(r, m, p, changes)) == 0) {
 		rv = hsi_engine_run(m, &in->ar, p, r);
 	}
 	return rv;
@@ -339,8 +339,7 @@ write_csv(FILE *f, const score_input *in, const hsi_panel *p,
     const hsi_result *r, int composite_only)
 {
 	const hsi_method *m = in->m;
-	size_t            A = p->n_areas, N = m->n_nodes, C = m->n_leaves,
-	       G = m->n_groups;
+	size_t            A = p->n_areas, N = m->n_nodes, G = m->n_groups;
 	fputs("period,area,level,node,kind,value,published,coverage,rank,band,"
 	      "delta,rank_change,contribution,raw,imputed\n",
 	    f);
@@ -370,7 +369,7 @@ write_csv(FILE *f, const score_input *in, const hsi_panel *p,
 				fputc(',', f);
 				num(f, hsi_round(v, m->decimals));
 				fputc(',', f);
-				num(f, r->coverage[ya * N + i]);
+				num(f, hsi_result_coverage(r, m, ya, i));
 				fputc(',', f);
 				if (n->is_group) {
 					size_t g
@@ -386,25 +385,35 @@ write_csv(FILE *f, const score_input *in, const hsi_panel *p,
 					        m, hsi_round(v, m->decimals));
 					fputs(b ? b->code : "", f);
 					fputc(',', f);
-					num(f, r->delta[ya * N + i]);
+					num(f, hsi_result_delta(r, y, a, i));
 					fputc(',', f);
-					if (r->rank_change[g]
-					    != HSI_NO_RANK_CHANGE) {
+					if (r->rank_change
+					    && r->rank_change[g]
+					        != HSI_NO_RANK_CHANGE) {
 						fprintf(f, "%d",
 						    r->rank_change[g]);
 					}
 					fputc(',', f);
-					num(f, r->contrib[ya * N + i]);
+					num(f,
+					    (r->contrib
+					            ? r->contrib[ya * N + i]
+					            : NAN));
 					fputs(",,\n", f);
 				} else {
 					fputs(",,", f);
-					num(f, r->delta[ya * N + i]);
+					num(f, hsi_result_delta(r, y, a, i));
 					fputs(",,", f);
-					num(f, r->contrib[ya * N + i]);
+					num(f,
+					    (r->contrib
+					            ? r->contrib[ya * N + i]
+					            : NAN));
 					fputc(',', f);
-					size_t k = ya * C + (size_t) n->col;
-					num(f, r->used[k]);
-					fprintf(f, ",%d\n", r->imputed[k]);
+					num(f,
+					    hsi_result_raw(
+					        r, p, ya, (size_t) n->col));
+					fprintf(f, ",%d\n",
+					    hsi_result_imputed(
+					        r, ya, (size_t) n->col));
 				}
 			}
 		}
@@ -422,9 +431,8 @@ write_json(
     FILE *f, const score_input *in, const hsi_panel *p, const hsi_result *r)
 {
 	const hsi_method *m = in->m;
-	size_t            A = p->n_areas, N = m->n_nodes, C = m->n_leaves,
-	       G     = m->n_groups;
-	json_t *meth = hsi_method_to_json(m);
+	size_t            A = p->n_areas, N = m->n_nodes, G = m->n_groups;
+	json_t           *meth = hsi_method_to_json(m);
 	if (m->version > 0) {
 		json_object_set_new(meth, "version", json_integer(m->version));
 	}
@@ -447,10 +455,13 @@ write_json(
 				             "{s:o, s:o, s:o, s:o, s:o}", "value",
 				             jnum(v), "published",
 				             jnum(hsi_round(v, m->decimals)),
-				             "coverage", jnum(r->coverage[ya * N + i]),
-				             "delta", jnum(r->delta[ya * N + i]),
+				             "coverage",
+				             jnum(hsi_result_coverage(r, m, ya, i)),
+				             "delta",
+				             jnum(hsi_result_delta(r, y, a, i)),
 				             "contribution",
-				             jnum(r->contrib[ya * N + i]));
+				             jnum((r->contrib ? r->contrib[ya * N + i]
+				                              : NAN)));
 				if (n->is_group) {
 					size_t g
 					    = ya * G + (size_t) n->group_ord;
@@ -474,11 +485,12 @@ write_json(
 					        "en", b->en)
 					      : json_null());
 				} else {
-					size_t k = ya * C + (size_t) n->col;
-					json_object_set_new(
-					    o, "raw", jnum(r->used[k]));
+					json_object_set_new(o, "raw",
+					    jnum(hsi_result_raw(
+					        r, p, ya, (size_t) n->col)));
 					json_object_set_new(o, "imputed",
-					    json_boolean(r->imputed[k]));
+					    json_boolean(hsi_result_imputed(
+					        r, ya, (size_t) n->col)));
 				}
 				if (i + 1 == N) {
 					top = o;
@@ -525,6 +537,7 @@ score_usage(FILE *f)
 	    "                    [--period P] [--format csv|json] [--out "
 	    "FILE] "
 	    "[--composite-only]\n"
+	    "                    [--no-changes]\n"
 	    "                    [--repeat N] [--timing]\n"
 	    "       hsictl score [--db-url URL] [--methodology-version N] "
 	    "[--as-of TIME] [--period P]\n"
@@ -537,6 +550,8 @@ score_usage(FILE *f)
 	    "the active methodology (or version N), the data as they are or "
 	    "were at --as-of;\n"
 	    "--write stores the scores like the scorer does.\n"
+	    "--no-changes skips rank changes and contributions (scores and "
+	    "ranks only).\n"
 	    "--repeat N times the computation N times (best kept); --timing "
 	    "prints a JSON line of\n"
 	    "timings on stderr.\n");
@@ -560,6 +575,7 @@ hsictl_score(int argc, char **argv)
 		O_VERSION,
 		O_ASOF,
 		O_WRITE,
+		O_NOCHG,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -568,6 +584,7 @@ hsictl_score(int argc, char **argv)
 		{ "catalog", required_argument, NULL, O_CAT },
 		{ "areas", required_argument, NULL, O_AREAS },
 		{ "period", required_argument, NULL, O_PERIOD },
+		{ "no-changes", no_argument, NULL, O_NOCHG },
 		{ "format", required_argument, NULL, O_FORMAT },
 		{ "out", required_argument, NULL, O_OUT },
 		{ "composite-only", no_argument, NULL, O_COMP },
@@ -583,6 +600,7 @@ hsictl_score(int argc, char **argv)
 	score_opts  o;
 	const char *format = "csv", *out = NULL;
 	int         comp = 0, repeat = 1, timing = 0, write = 0, c;
+	int         no_changes = 0;
 	memset(&o, 0, sizeof(o));
 	o.db_url = getenv("HSI_DB_URL");
 	optind   = 1;
@@ -630,6 +648,9 @@ hsictl_score(int argc, char **argv)
 		case O_WRITE:
 			write = 1;
 			break;
+		case O_NOCHG:
+			no_changes = 1;
+			break;
 		case O_HELP:
 			score_usage(stdout);
 			return 0;
@@ -664,7 +685,7 @@ hsictl_score(int argc, char **argv)
 		hsi_result_fini(&r);
 		hsi_panel_fini(&p);
 		double t0 = hsictl_now_s();
-		rv        = score_compute(&in, in.m, &p, &r);
+		rv        = score_compute(&in, in.m, &p, &r, !no_changes);
 		double dt = hsictl_now_s() - t0;
 		best      = dt < best ? dt : best;
 	}

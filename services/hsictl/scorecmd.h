@@ -41,9 +41,10 @@ typedef struct {
 int  score_input_load(const score_opts *o, score_input *in);
 void score_input_free(score_input *in);
 
-/* Builds the panel and runs the engine. 0 or an hsi error. */
-int score_compute(
-    const score_input *in, const hsi_method *m, hsi_panel *p, hsi_result *r);
+/* Builds the panel and runs the engine (changes: also rank changes and
+ * contributions). 0 or an hsi error. */
+int score_compute(const score_input *in, const hsi_method *m, hsi_panel *p,
+    hsi_result *r, int changes);
 
 double hsictl_now_s(void);
 

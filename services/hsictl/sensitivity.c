@@ -200,7 +200,7 @@ hsictl_sensitivity(int argc, char **argv)
 	if (!nominal || !ranks || !tmp || !doc) {
 		rv = HSI_ENOMEM;
 	}
-	if (rv == 0 && (rv = score_compute(&in, in.m, &p, &r)) == 0) {
+	if (rv == 0 && (rv = score_compute(&in, in.m, &p, &r, 0)) == 0) {
 		/* The year: --period, else the last one with data. */
 		int year
 		    = in.only ? in.only : p.first_year + (int) p.n_years - 1;
@@ -236,7 +236,7 @@ hsictl_sensitivity(int argc, char **argv)
 				n->norm = opts3[pick];
 			}
 		}
-		rv = score_compute(&in, m, &p, &r);
+		rv = score_compute(&in, m, &p, &r, 0);
 		if (rv == 0) {
 			root_ranks(m, &r, yi, &ranks[k * A]);
 			double sum = 0;

@@ -205,7 +205,7 @@ hsi_scorer_compute(hsi_scorer *s, const unsigned char *dirty)
 	    &s->areas, m->n_leaves, rules, obs, n_obs, from, hi, &p);
 	free(obs);
 	free(rules);
-	if (rv == 0 && (rv = hsi_result_init(&res, m, &p)) == 0) {
+	if (rv == 0 && (rv = hsi_result_init(&res, m, &p, 1)) == 0) {
 		rv = hsi_engine_run(m, &s->areas, &p, &res);
 	}
 	long long t1 = hsi_now_ms();

@@ -84,7 +84,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	hsi_panel  p = { 2023, 2, 3, m->n_leaves, v, present };
 	hsi_result r;
-	if (hsi_result_init(&r, m, &p) == 0) {
+	if (hsi_result_init(&r, m, &p, 1) == 0) {
 		if (hsi_engine_run(m, &ar, &p, &r) != 0) {
 			abort();
 		}
