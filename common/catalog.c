@@ -268,9 +268,17 @@ cmp_agency(const void *a, const void *b)
 void
 hsi_catalog_sort(hsi_catalog *c)
 {
-	qsort(c->areas, c->n_areas, sizeof(hsi_area), cmp_area);
-	qsort(c->ind, c->n_ind, sizeof(hsi_indicator), cmp_ind);
-	qsort(c->agencies, c->n_agencies, sizeof(hsi_agency), cmp_agency);
+	/* qsort's array may not be NULL, even with no elements. */
+	if (c->n_areas > 0) {
+		qsort(c->areas, c->n_areas, sizeof(hsi_area), cmp_area);
+	}
+	if (c->n_ind > 0) {
+		qsort(c->ind, c->n_ind, sizeof(hsi_indicator), cmp_ind);
+	}
+	if (c->n_agencies > 0) {
+		qsort(c->agencies, c->n_agencies, sizeof(hsi_agency),
+		    cmp_agency);
+	}
 }
 
 /* Region and nation populations are the sums of their provinces'. */
@@ -505,6 +513,15 @@ hsi_catalog_from_refdata(const char *indicators_csv, size_t len,
 	            c, indicators_csv, len, indicators_name, err, err_size))) {
 		hsi_catalog_free(c);
 		return rv;
+	}
+	if (c->n_ind == 0) {
+		snprintf(err, err_size,
+		    "%s: no indicators; a catalog lists at least one under "
+		    "its "
+		    "header",
+		    indicators_name ? indicators_name : "indicators.csv");
+		hsi_catalog_free(c);
+		return HSI_EINVAL;
 	}
 	hsi_catalog_sort(c);
 	*out = c;

@@ -598,8 +598,9 @@ split_change(const hsi_method *m, const hsi_mnode *g, size_t gi,
 		double a1 = isnan(s1[k]) ? 0 : s1[k];
 		double a0 = isnan(s0[k]) ? 0 : s0[k];
 		if (zero) {
-			int present = !isnan(s1[k]) || !isnan(s0[k]);
-			int is0     = (!isnan(s1[k]) && s1[k] <= 0)
+			int present = (!isnan(s1[k]) || !isnan(s0[k]))
+			    && m->nodes[k].weight > 0;
+			int is0 = (!isnan(s1[k]) && s1[k] <= 0)
 			    || (!isnan(s0[k]) && s0[k] <= 0);
 			d[c] = present && is0 ? 1 : 0;
 			nz += present && is0;
@@ -669,7 +670,9 @@ change_area(
 		}
 		for (int c = 0; c < g->n_children; c++) {
 			int k = m->children[g->first_child + c];
-			if (isnan(s1[k]) && isnan(s0[k])) {
+			/* Present (§3.5): a score and a weight. */
+			if ((isnan(s1[k]) && isnan(s0[k]))
+			    || m->nodes[k].weight <= 0) {
 				continue;
 			}
 			if (both && fabs(dg) > FLAT_TOL) {

@@ -405,7 +405,27 @@ typedef struct {
 	hsi_panel          *p;
 	uint16_t           *cnt;
 	int32_t            *ord;
+	unsigned char      *multi; /* [y]: a sum over several values */
 } build_ctx;
+
+static int
+cmp_pobs(const void *x, const void *y)
+{
+	const hsi_pobs *a = x, *b = y;
+	if (a->year != b->year) {
+		return a->year < b->year ? -1 : 1;
+	}
+	if (a->area != b->area) {
+		return a->area < b->area ? -1 : 1;
+	}
+	if (a->col != b->col) {
+		return a->col < b->col ? -1 : 1;
+	}
+	if (a->order != b->order) {
+		return a->order < b->order ? -1 : 1;
+	}
+	return a->value < b->value ? -1 : a->value > b->value;
+}
 
 /*
  * Years [lo, hi) of the panel: every thread reads all observations and
@@ -446,6 +466,9 @@ build_years(void *arg, size_t lo, size_t hi)
 		double         *v = &p->value[row * C];
 		const uint16_t *n = &cnt[row * C];
 		for (size_t c = 0; c < C; c++) {
+			if (n[c] > 1 && rules[c].time != HSI_TIME_LAST) {
+				b->multi[row / A] = 1;
+			}
 			if (n[c] == 0 || n[c] < rules[c].min_sub) {
 				v[c] = NAN;
 			} else if (n[c] > 1
@@ -489,9 +512,36 @@ hsi_panel_build(const hsi_areas *ar, size_t C, const hsi_col_rule *rules,
 		free(ord);
 		return HSI_ENOMEM;
 	}
-	build_ctx bx = { ar, C, rules, obs, n_obs, p, cnt, ord };
-	int       rv
-	    = hsi_par_for(build_years, &bx, Y, n_obs > 200000 ? 2 : SIZE_MAX);
+	unsigned char *multi = calloc(Y + 1, 1);
+	build_ctx      bx  = { ar, C, rules, obs, n_obs, p, cnt, ord, multi };
+	int            rv  = multi ? 0 : HSI_ENOMEM;
+	size_t         par = n_obs > 200000 ? 2 : SIZE_MAX;
+	if (rv == 0) {
+		rv = hsi_par_for(build_years, &bx, Y, par);
+	}
+	int again = 0;
+	for (size_t y = 0; rv == 0 && y < Y; y++) {
+		again |= multi[y];
+	}
+	if (again) {
+		/*
+		 * Floating-point sums depend on their order: sum sub-periods
+		 * in period order, so the same data give the same bits
+		 * whatever order the rows came in.
+		 */
+		hsi_pobs *sorted = malloc((n_obs + 1) * sizeof(*sorted));
+		rv               = sorted ? 0 : HSI_ENOMEM;
+		if (rv == 0) {
+			memcpy(sorted, obs, n_obs * sizeof(*sorted));
+			qsort(sorted, n_obs, sizeof(*sorted), cmp_pobs);
+			memset(p->value, 0, cells * sizeof(double));
+			memset(cnt, 0, cells * sizeof(uint16_t));
+			bx.obs = sorted;
+			rv     = hsi_par_for(build_years, &bx, Y, par);
+		}
+		free(sorted);
+	}
+	free(multi);
 	if (rv == 0) {
 		rv = area_rollup(ar, C, rules, p, cnt);
 	}

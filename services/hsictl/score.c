@@ -313,7 +313,7 @@ static void
 num(FILE *f, double v)
 {
 	if (!isnan(v)) {
-		fprintf(f, "%.17g", v);
+		fprintf(f, "%.17g", v == 0 ? 0.0 : v); /* never "-0" */
 	}
 }
 
