@@ -282,7 +282,8 @@ hsictl_tap(int argc, char **argv)
 	hsi_net_tls                  tls = { NULL, NULL, NULL };
 	tap                          t;
 	memset(&t, 0, sizeof(t));
-	for (int i = 1; i < argc; i++) {
+	/* Every option but --help takes a value: step two at a time. */
+	for (int i = 1; i < argc; i += 2) {
 		const char *a   = argv[i];
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -331,7 +332,6 @@ hsictl_tap(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-		i++;
 	}
 	if (t.url == NULL) {
 		fprintf(stderr, "hsictl tap: --events URL is required\n");
