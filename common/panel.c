@@ -442,6 +442,10 @@ build_years(void *arg, size_t lo, size_t hi)
 	int                 y1  = p->first_year + (int) hi;
 	uint16_t           *cnt = b->cnt;
 	int32_t            *ord = b->ord;
+	/* First touch by a write, by the thread that owns the years: calloc
+	 * would map the zero page, then copy it on the first write. */
+	memset(&p->value[lo * A * C], 0, (hi - lo) * A * C * sizeof(double));
+	memset(&cnt[lo * A * C], 0, (hi - lo) * A * C * sizeof(uint16_t));
 	for (size_t i = 0; i < b->n_obs; i++) {
 		const hsi_pobs *o = &b->obs[i];
 		if (o->year < y0 || o->year >= y1) {
@@ -495,10 +499,11 @@ hsi_panel_build(const hsi_areas *ar, size_t C, const hsi_col_rule *rules,
 	p->n_areas    = A;
 	p->n_cols     = C;
 	size_t cells  = Y * A * C;
-	/* calloc: fresh zero pages, no second pass to clear them. */
-	p->value           = calloc(cells + 1, sizeof(double));
+	/* Cleared by the thread that fills each year (build_years): a
+	 * first touch by a write, on the CPU that uses the page. */
+	p->value           = malloc((cells + 1) * sizeof(double));
 	p->year_present    = calloc(Y + 1, 1);
-	uint16_t *cnt      = calloc(cells + 1, sizeof(uint16_t));
+	uint16_t *cnt      = malloc((cells + 1) * sizeof(uint16_t));
 	int32_t  *ord      = NULL;
 	int       any_last = 0;
 	for (size_t c = 0; c < C; c++) {
@@ -534,8 +539,6 @@ hsi_panel_build(const hsi_areas *ar, size_t C, const hsi_col_rule *rules,
 		if (rv == 0) {
 			memcpy(sorted, obs, n_obs * sizeof(*sorted));
 			qsort(sorted, n_obs, sizeof(*sorted), cmp_pobs);
-			memset(p->value, 0, cells * sizeof(double));
-			memset(cnt, 0, cells * sizeof(uint16_t));
 			bx.obs = sorted;
 			rv     = hsi_par_for(build_years, &bx, Y, par);
 		}

@@ -348,100 +348,205 @@ put_bool(copy_buf *b, int v)
 	put(b, &x, 1);
 }
 
+/*
+ * A one-dimensional binary array of n elements of type oid: the header
+ * (ndim, has-nulls, element type, length, lower bound 1), then per
+ * element a length (-1 for NULL) and the value. Elements are written by
+ * the caller with the put_* functions above.
+ */
+enum { OID_BOOL = 16, OID_INT4 = 23, OID_TEXT = 25, OID_FLOAT8 = 701 };
+
+static void
+put_array_header(
+    copy_buf *b, uint32_t oid, size_t n, size_t elems_bytes, int has_null)
+{
+	put_u32(b, (uint32_t) (20 + elems_bytes));
+	put_u32(b, 1);
+	put_u32(b, has_null ? 1 : 0);
+	put_u32(b, oid);
+	put_u32(b, (uint32_t) n);
+	put_u32(b, 1);
+}
+
+/* A float8[] of n values at v[0], v[stride], ... (NaN = NULL). */
+static void
+put_f8_array(copy_buf *b, const double *v, size_t n, size_t stride)
+{
+	size_t bytes = 0;
+	int    nulls = 0;
+	for (size_t i = 0; i < n; i++) {
+		int null = isnan(v[i * stride]);
+		bytes += null ? 4 : 12;
+		nulls |= null;
+	}
+	put_array_header(b, OID_FLOAT8, n, bytes, nulls);
+	for (size_t i = 0; i < n; i++) {
+		put_f8(b, v[i * stride]);
+	}
+}
+
+/* One area's row of score_area. */
+static void
+put_area_row(copy_buf *b, const hsi_method *m, const hsi_areas *ar,
+    const hsi_panel *p, const hsi_result *r, size_t yi, size_t a,
+    const char *period, long long seq, double *tmp, int *itmp,
+    const char **stmp)
+{
+	size_t N = m->n_nodes, G = m->n_groups, ya = yi * p->n_areas + a;
+	size_t bytes;
+	int    nulls;
+	put_u16(b, 13);
+	put_int4(b, m->version);
+	put_text(b, period);
+	put_text(b, ar->code[a]);
+	put_f8_array(b, &r->score[ya * N], N, 1);
+	for (size_t i = 0; i < N; i++) {
+		const hsi_mnode *n = &m->nodes[i];
+		tmp[i]             = n->is_group
+		                ? NAN
+		                : hsi_result_raw(r, p, ya, (size_t) n->col);
+	}
+	put_f8_array(b, tmp, N, 1);
+	for (size_t i = 0; i < N; i++) {
+		tmp[i] = hsi_result_coverage(r, m, ya, i);
+	}
+	put_f8_array(b, tmp, N, 1);
+	/* rank: groups only */
+	bytes = 0;
+	nulls = 0;
+	for (size_t i = 0; i < N; i++) {
+		const hsi_mnode *n = &m->nodes[i];
+		itmp[i] = n->is_group ? r->rank[ya * G + (size_t) n->group_ord]
+		                      : 0;
+		bytes += itmp[i] > 0 ? 8 : 4;
+		nulls |= itmp[i] <= 0;
+	}
+	put_array_header(b, OID_INT4, N, bytes, nulls);
+	for (size_t i = 0; i < N; i++) {
+		if (itmp[i] > 0) {
+			put_int4(b, itmp[i]);
+		} else {
+			put_null(b);
+		}
+	}
+	/* band: groups with a score */
+	bytes = 0;
+	nulls = 0;
+	for (size_t i = 0; i < N; i++) {
+		double          v  = r->score[ya * N + i];
+		const hsi_band *bd = m->nodes[i].is_group && !isnan(v)
+		    ? hsi_method_band(m, hsi_round(v, m->decimals))
+		    : NULL;
+		stmp[i]            = bd ? bd->code : NULL;
+		bytes += bd ? 4 + strlen(bd->code) : 4;
+		nulls |= bd == NULL;
+	}
+	put_array_header(b, OID_TEXT, N, bytes, nulls);
+	for (size_t i = 0; i < N; i++) {
+		if (stmp[i]) {
+			put_text(b, stmp[i]);
+		} else {
+			put_null(b);
+		}
+	}
+	for (size_t i = 0; i < N; i++) {
+		tmp[i] = hsi_result_delta(r, yi, a, i);
+	}
+	put_f8_array(b, tmp, N, 1);
+	/* rank change: groups, where both ranks exist */
+	bytes = 0;
+	nulls = 0;
+	for (size_t i = 0; i < N; i++) {
+		const hsi_mnode *n = &m->nodes[i];
+		itmp[i]            = n->is_group && r->rank_change
+		               ? r->rank_change[ya * G + (size_t) n->group_ord]
+		               : HSI_NO_RANK_CHANGE;
+		int null           = itmp[i] == HSI_NO_RANK_CHANGE;
+		bytes += null ? 4 : 8;
+		nulls |= null;
+	}
+	put_array_header(b, OID_INT4, N, bytes, nulls);
+	for (size_t i = 0; i < N; i++) {
+		if (itmp[i] != HSI_NO_RANK_CHANGE) {
+			put_int4(b, itmp[i]);
+		} else {
+			put_null(b);
+		}
+	}
+	if (r->contrib) {
+		put_f8_array(b, &r->contrib[ya * N], N, 1);
+	} else {
+		for (size_t i = 0; i < N; i++) {
+			tmp[i] = NAN;
+		}
+		put_f8_array(b, tmp, N, 1);
+	}
+	/* imputed: indicators only */
+	bytes = 0;
+	nulls = 0;
+	for (size_t i = 0; i < N; i++) {
+		const hsi_mnode *n = &m->nodes[i];
+		itmp[i]            = n->is_group
+		               ? -1
+		               : hsi_result_imputed(r, ya, (size_t) n->col);
+		bytes += itmp[i] < 0 ? 4 : 5;
+		nulls |= itmp[i] < 0;
+	}
+	put_array_header(b, OID_BOOL, N, bytes, nulls);
+	for (size_t i = 0; i < N; i++) {
+		if (itmp[i] < 0) {
+			put_null(b);
+		} else {
+			put_bool(b, itmp[i]);
+		}
+	}
+	put_int8(b, seq);
+}
+
 static int
 copy_scores(PGconn *db, const hsi_method *m, const hsi_areas *ar,
     const hsi_panel *p, const hsi_result *r, size_t yi, const char *period,
     long long seq)
 {
 	PGresult *res = PQexec(db,
-	    "COPY score(methodology, period, area, level, code, value, raw, "
-	    "coverage, rank, band, delta, rank_delta, contribution, imputed, "
-	    "event_seq) FROM STDIN (FORMAT binary)");
+	    "COPY score_area(methodology, period, area, value, raw, coverage, "
+	    "rank, band, delta, rank_delta, contribution, imputed, event_seq) "
+	    "FROM STDIN (FORMAT binary)");
 	int       rv  = PQresultStatus(res) == PGRES_COPY_IN ? 0 : HSI_EDB;
 	PQclear(res);
 	if (rv != 0) {
 		return rv;
 	}
-	copy_buf b = { db, malloc(1 << 18), 0, 1 << 18, 0 };
-	if (b.buf == NULL) {
+	size_t       N    = m->n_nodes;
+	copy_buf     b    = { db, malloc(1 << 18), 0, 1 << 18, 0 };
+	double      *tmp  = malloc((N + 1) * sizeof(double));
+	int         *itmp = malloc((N + 1) * sizeof(int));
+	const char **stmp = malloc((N + 1) * sizeof(char *));
+	if (b.buf == NULL || !tmp || !itmp || !stmp) {
+		free(b.buf);
+		free(tmp);
+		free(itmp);
+		free(stmp);
 		PQputCopyEnd(db, "out of memory");
+		while ((res = PQgetResult(db)) != NULL) {
+			PQclear(res);
+		}
 		return HSI_ENOMEM;
 	}
 	static const char sig[] = "PGCOPY\n\377\r\n";
 	put(&b, sig, 11);
 	put_u32(&b, 0);
 	put_u32(&b, 0);
-	size_t A = p->n_areas, N = m->n_nodes, G = m->n_groups;
-	for (size_t a = 0; a < A; a++) {
-		size_t ya = yi * A + a;
-		for (size_t i = 0; i < N; i++) {
-			const hsi_mnode *n = &m->nodes[i];
-			double           v = r->score[ya * N + i];
-			put_u16(&b, 15);
-			put_int4(&b, m->version);
-			put_text(&b, period);
-			put_text(&b, ar->code[a]);
-			put_text(&b,
-			    i + 1 == N        ? "index"
-			        : n->is_group ? "group"
-			                      : "indicator");
-			put_text(&b, n->code);
-			put_f8(&b, v);
-			if (n->is_group) {
-				put_null(&b);
-			} else {
-				put_f8(&b,
-				    hsi_result_raw(r, p, ya, (size_t) n->col));
-			}
-			put_f8(&b, hsi_result_coverage(r, m, ya, i));
-			const hsi_band *band = NULL;
-			if (n->is_group) {
-				int rk
-				    = r->rank[ya * G + (size_t) n->group_ord];
-				int rc = r->rank_change == NULL
-				    ? HSI_NO_RANK_CHANGE
-				    : r->rank_change[ya * G
-				        + (size_t) n->group_ord];
-				if (rk > 0) {
-					put_int4(&b, rk);
-				} else {
-					put_null(&b);
-				}
-				band = isnan(v) ? NULL
-				                : hsi_method_band(m,
-				                    hsi_round(v, m->decimals));
-				if (band) {
-					put_text(&b, band->code);
-				} else {
-					put_null(&b);
-				}
-				put_f8(&b, hsi_result_delta(r, yi, a, i));
-				if (rc != HSI_NO_RANK_CHANGE) {
-					put_int4(&b, rc);
-				} else {
-					put_null(&b);
-				}
-			} else {
-				put_null(&b);
-				put_null(&b);
-				put_f8(&b, hsi_result_delta(r, yi, a, i));
-				put_null(&b);
-			}
-			put_f8(
-			    &b, (r->contrib ? r->contrib[ya * N + i] : NAN));
-			if (n->is_group) {
-				put_null(&b);
-			} else {
-				put_bool(&b,
-				    hsi_result_imputed(
-				        r, ya, (size_t) n->col));
-			}
-			put_int8(&b, seq);
-		}
+	for (size_t a = 0; a < p->n_areas; a++) {
+		put_area_row(
+		    &b, m, ar, p, r, yi, a, period, seq, tmp, itmp, stmp);
 	}
 	put_u16(&b, 0xFFFF);
 	flush(&b);
 	free(b.buf);
+	free(tmp);
+	free(itmp);
+	free(stmp);
 	if (PQputCopyEnd(db, b.failed ? "aborted" : NULL) != 1) {
 		b.failed = 1;
 	}
@@ -454,6 +559,39 @@ copy_scores(PGconn *db, const hsi_method *m, const hsi_areas *ar,
 		PQclear(res);
 	}
 	return b.failed ? HSI_EDB : 0;
+}
+
+/* The nodes of m in array order, once per methodology. */
+static int
+store_nodes(PGconn *db, const hsi_method *m, const char *mv)
+{
+	json_t *codes = json_array(), *levels = json_array();
+	for (size_t i = 0; i < m->n_nodes; i++) {
+		const hsi_mnode *n = &m->nodes[i];
+		json_array_append_new(codes, json_string(n->code));
+		json_array_append_new(levels,
+		    json_string(i + 1 == m->n_nodes ? "index"
+		            : n->is_group           ? "group"
+		                                    : "indicator"));
+	}
+	char *cs = json_dumps(codes, JSON_COMPACT);
+	char *ls = json_dumps(levels, JSON_COMPACT);
+	json_decref(codes);
+	json_decref(levels);
+	const char *p[3] = { mv, cs, ls };
+	int         rv   = cs && ls
+	              ? hsi_db_exec(db, "methodology nodes",
+	                  "INSERT INTO methodology_node(methodology, ord, code, level) "
+	                            "SELECT $1::int, c.ord, c.code, l.level FROM "
+	                            "jsonb_array_elements_text($2::jsonb) WITH ORDINALITY "
+	                            "AS c(code, ord) JOIN jsonb_array_elements_text($3::jsonb) "
+	                            "WITH ORDINALITY AS l(level, ord) USING (ord) "
+	                            "ON CONFLICT DO NOTHING",
+	                  3, p)
+	              : HSI_ENOMEM;
+	free(cs);
+	free(ls);
+	return rv;
 }
 
 int
@@ -469,7 +607,8 @@ hsi_scoredb_write(PGconn *db, const hsi_method *m, const hsi_areas *ar,
 	int         rv = hsi_db_exec(db, "begin", "BEGIN", 0, NULL);
 	if (rv == 0) {
 		rv = hsi_db_exec(db, "clear scores",
-		    "DELETE FROM score WHERE methodology = $1 AND period = $2",
+		    "DELETE FROM score_area WHERE methodology = $1 AND period "
+		    "= $2",
 		    2, dp);
 	}
 	if (rv == 0
@@ -480,6 +619,9 @@ hsi_scoredb_write(PGconn *db, const hsi_method *m, const hsi_areas *ar,
 		PQclear(res);
 	} else {
 		rv = HSI_EDB;
+	}
+	if (rv == 0) {
+		rv = store_nodes(db, m, mv);
 	}
 	if (rv == 0) {
 		rv = copy_scores(db, m, ar, p, r, yi, period, seq);

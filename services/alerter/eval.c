@@ -296,7 +296,7 @@ periods_since(PGconn *db, uint64_t after_seq, int *rv)
 	snprintf(seq, sizeof(seq), "%llu", (unsigned long long) after_seq);
 	const char *p[2] = { mstr, seq };
 	PGresult   *r    = hsi_db_query(db, "changed periods",
-	         "SELECT period, max(event_seq) FROM score "
+	         "SELECT period, max(event_seq) FROM score_area "
 	              "WHERE methodology = $1::int AND event_seq > $2::bigint "
 	              "GROUP BY period",
 	         2, p);

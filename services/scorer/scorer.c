@@ -192,6 +192,21 @@ maybe_compute(hsi_scorer *s)
 	}
 }
 
+/* How long to wait for a message: until the next computation is due
+ * when years are dirty (so a quiet stream is scored on time, not on the
+ * next poll), else 100 ms. */
+static int
+wait_ms(const hsi_scorer *s, long long now)
+{
+	if (s->n_dirty == 0) {
+		return 100;
+	}
+	long long quiet = s->last_msg_ms + s->cfg->compute_delay_ms - now;
+	long long cap = s->dirty_since_ms + s->cfg->compute_max_delay_ms - now;
+	long long w   = quiet < cap ? quiet : cap;
+	return w < 1 ? 1 : w > 100 ? 100 : (int) w;
+}
+
 /* Messages dropped (undecodable, or the receive queue full) and refused
  * (quarantined) are counted, never fatal. */
 static void
@@ -243,7 +258,7 @@ hsi_scorer_run(hsi_scorer *s, volatile sig_atomic_t *stop)
 			hsi_scorer_heartbeat(s);
 			next_heartbeat = now + s->cfg->heartbeat_ms;
 		}
-		nng_msg *m = hsi_rxq_get(s->rxq, s->n_dirty ? 20 : 100);
+		nng_msg *m = hsi_rxq_get(s->rxq, wait_ms(s, now));
 		if (m != NULL) {
 			s->last_msg_ms = hsi_now_ms();
 			hsi_scorer_handle(s, nng_msg_body(m), nng_msg_len(m));
