@@ -162,6 +162,14 @@ hsi_ingest_open(
 	if (rv != 0) {
 		goto fail;
 	}
+	/* Reports half-written when the node was killed (report.c writes
+	 * NAME.tmp, then renames): they are rewritten when needed. */
+	for (const char *d = n->sending_dir; d != NULL; d = d == n->sending_dir
+	         ? n->done_dir
+	         : d == n->done_dir ? n->rejected_dir
+	                            : NULL) {
+		hsi_ingest_remove_tmp(d);
+	}
 	hsi_outbox_status st;
 	hsi_outbox_status_get(n->ob, &st);
 	n->acked = st.acked_seq;

@@ -59,6 +59,9 @@ int hsi_ingest_state_path(
 void hsi_ingest_reload_key(hsi_ingest *n);
 
 /* Directories beside the inbox. */
+/* Removes *.report.json.tmp files (ours, half-written) from dir. */
+void hsi_ingest_remove_tmp(const char *dir);
+
 void hsi_ingest_dirs(
     const char *inbox, char *sending, char *done, char *rejected, size_t size);
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "ingest_int.h"
@@ -77,6 +78,41 @@ save_report(json_t *rep, const char *dir, const char *name)
 	if (rep == NULL || hsi_report_save(rep, path) != 0) {
 		hsi_log_warn("cannot write report", "{s:s}", "path", path);
 	}
+}
+
+void
+hsi_ingest_remove_tmp(const char *dir)
+{
+	static const char suffix[] = ".report.json.tmp";
+	DIR              *d        = opendir(dir);
+	struct dirent    *e;
+	if (d == NULL) {
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		size_t l = strlen(e->d_name), k = sizeof(suffix) - 1;
+		if (l > k && strcmp(e->d_name + l - k, suffix) == 0) {
+			char path[8448];
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			remove(path);
+		}
+	}
+	closedir(d);
+}
+
+/*
+ * Whether an answered file reached done/ or rejected/. If not, a crash
+ * came between committing it and moving it out of the inbox; if so, the
+ * same file in the inbox again is a new submission.
+ */
+static int
+moved_on(const hsi_ingest *n, const char *name, const char *state)
+{
+	char path[8448];
+	snprintf(path, sizeof(path), "%s/%s",
+	    strcmp(state, "rejected") == 0 ? n->rejected_dir : n->done_dir,
+	    name);
+	return access(path, F_OK) == 0;
 }
 
 /* The first file of the inbox in name order; skips hidden and partial
@@ -275,9 +311,21 @@ hsi_ingest_intake(hsi_ingest *n)
 	char          sha[2 * SHA256_DIGEST_LENGTH + 1], id[80];
 	SHA256((unsigned char *) buf, len, h);
 	hsi_hex(h, sizeof(h), sha);
-	if (hsi_outbox_find_sending(n->ob, sha, name, id, sizeof(id)) == 1) {
-		/* Committed before a crash, not yet moved on. */
-		move_file(n->cfg->inbox, name, n->sending_dir);
+	char state[16];
+	if (hsi_outbox_find_sending(
+	        n->ob, sha, name, id, sizeof(id), state, sizeof(state))
+	        == 1
+	    && (strcmp(state, "sending") == 0 || !moved_on(n, name, state))) {
+		/*
+		 * Committed before a crash and not yet moved on: still being
+		 * sent, or already answered (the verdict can come back
+		 * before the restarted node looks at its inbox again; its
+		 * report is in done/ or rejected/ already).
+		 */
+		move_file(n->cfg->inbox, name,
+		    strcmp(state, "sending") == 0        ? n->sending_dir
+		        : strcmp(state, "rejected") == 0 ? n->rejected_dir
+		                                         : n->done_dir);
 		free(buf);
 		return 1;
 	}

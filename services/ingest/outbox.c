@@ -266,12 +266,14 @@ out:
 
 int
 hsi_outbox_find_sending(hsi_outbox *ob, const char *sha, const char *name,
-    char *file_id, size_t size)
+    char *file_id, size_t size, char *state, size_t state_size)
 {
 	sqlite3_stmt *st;
+	/* The newest such file: an identical file sent again later is a new
+	 * file of its own. */
 	if (sqlite3_prepare_v2(ob->db,
-	        "SELECT id FROM file WHERE sha = ? AND name = ? AND state = "
-	        "'sending'",
+	        "SELECT id, state FROM file WHERE sha = ? AND name = ? "
+	        "ORDER BY rowid DESC LIMIT 1",
 	        -1, &st, NULL)
 	    != SQLITE_OK) {
 		return -HSI_EIO;
@@ -281,6 +283,7 @@ hsi_outbox_find_sending(hsi_outbox *ob, const char *sha, const char *name,
 	int found = 0;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		snprintf(file_id, size, "%s", sqlite3_column_text(st, 0));
+		snprintf(state, state_size, "%s", sqlite3_column_text(st, 1));
 		found = 1;
 	}
 	sqlite3_finalize(st);

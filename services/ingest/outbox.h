@@ -43,11 +43,11 @@ int hsi_outbox_add_file(hsi_outbox *ob, const char *file_id, const char *name,
     const char *sha, long rows, const unsigned char *const *payloads,
     const size_t *lens, size_t n, uint64_t *first_seq);
 
-/* The id of a file with this content and name still being sent, if any
- * (the crash window between commit and leaving the inbox). 1 found,
- * 0 not, <0 error. */
+/* The id and state ("sending", "delivered", "rejected") of the newest
+ * file with this content and name, if any (the crash window between
+ * commit and leaving the inbox). 1 found, 0 not, <0 error. */
 int hsi_outbox_find_sending(hsi_outbox *ob, const char *sha, const char *name,
-    char *file_id, size_t size);
+    char *file_id, size_t size, char *state, size_t state_size);
 
 /*
  * Calls fn for up to limit unacknowledged parts in seq order. fn's payload

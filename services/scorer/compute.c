@@ -83,8 +83,8 @@ hsi_scorer_ensure_method(hsi_scorer *s)
 	snprintf(vs, sizeof(vs), "%d", m->version);
 	const char *p[1] = { vs };
 	PGresult   *r    = hsi_db_query(s->db, "scores of methodology",
-	         "SELECT EXISTS (SELECT 1 FROM score_area WHERE methodology = $1)", 1,
-	         p);
+	         "SELECT EXISTS (SELECT 1 FROM score_area WHERE methodology = $1)",
+	         1, p);
 	if (r == NULL) {
 		return HSI_EDB;
 	}

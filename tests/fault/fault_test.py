@@ -843,15 +843,27 @@ def s_kill_node(t, data):
         nd.start()
 
         def mid_send():
-            ob = nd.outbox()
+            # The scorer is paused while the outbox is read and the node
+            # killed: no ack can arrive in between, so a node seen with
+            # parts pending is killed with parts pending (delivery is fast
+            # enough that the last parts could otherwise be acked in the
+            # moment between reading and killing).
             if nd.p.poll() is not None:
                 raise Fail("%s finished before its kill at %d parts" % (
                     nd.node_id, target))
-            return ob if ob and ob["acked_seq"] >= target and \
-                ob["pending_parts"] > 0 else None
+            t.scorer.p.send_signal(signal.SIGSTOP)
+            try:
+                time.sleep(0.02)  # acks already on the wire land first
+                ob = nd.outbox()
+                if ob and ob["acked_seq"] >= target and \
+                        ob["pending_parts"] > 0:
+                    nd.kill(signal.SIGKILL)
+                    return ob
+                return None
+            finally:
+                t.scorer.p.send_signal(signal.SIGCONT)
         t.wait_for(mid_send, 90, "%s to ack %d parts" % (nd.node_id, target),
                    [nd.log()])
-        nd.kill(signal.SIGKILL)
         ob = nd.outbox()
         sending = [f for f in ob["files"] if f[2] == "sending"]
         in_file = [f for f in sending if f[4] <= ob["acked_seq"] < f[5]]
