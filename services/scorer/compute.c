@@ -81,23 +81,37 @@ hsi_scorer_ensure_method(hsi_scorer *s)
 	s->areas  = ar;
 	char vs[16];
 	snprintf(vs, sizeof(vs), "%d", m->version);
-	const char *p[1] = { vs };
-	PGresult   *r    = hsi_db_query(s->db, "scores of methodology",
-	         "SELECT EXISTS (SELECT 1 FROM score_area WHERE methodology = $1)",
-	         1, p);
+	/*
+	 * Years whose data changed after their scores were written (or that
+	 * have no scores): the scorer stopped or died between applying a
+	 * file and scoring it, or this methodology is new. Observations are
+	 * applied and scored by this one thread, one after the other, so the
+	 * timestamps cannot interleave.
+	 */
+	const char *p[2] = { vs, m->fiscal_index ? "FY" : "" };
+	PGresult   *r    = hsi_db_query(s->db, "stale years",
+            m->fiscal_index
+	             ? "SELECT o.y FROM (SELECT fyear AS y, max(updated_at) AS u "
+	               "FROM observation GROUP BY fyear) o LEFT JOIN (SELECT "
+	               "period, max(computed_at) AS c FROM score_area WHERE "
+	               "methodology = $1::int GROUP BY period) s ON s.period = "
+	               "$2 || o.y WHERE s.c IS NULL OR s.c < o.u"
+	             : "SELECT o.y FROM (SELECT year AS y, max(updated_at) AS u "
+	               "FROM observation GROUP BY year) o LEFT JOIN (SELECT "
+	               "period, max(computed_at) AS c FROM score_area WHERE "
+	               "methodology = $1::int GROUP BY period) s ON s.period = "
+	               "$2 || o.y WHERE s.c IS NULL OR s.c < o.u",
+	         2, p);
 	if (r == NULL) {
 		return HSI_EDB;
 	}
-	int scored = PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	int first, last;
-	if (!scored && hsi_scoredb_years(s->db, m, &first, &last) == 0) {
-		for (int y = first; y <= last; y++) {
-			hsi_scorer_mark_dirty(s, y);
-		}
+	int stale = PQntuples(r);
+	for (int i = 0; i < stale; i++) {
+		hsi_scorer_mark_dirty(s, atoi(PQgetvalue(r, i, 0)));
 	}
-	hsi_log_info("methodology", "{s:i, s:s, s:b}", "version", m->version,
-	    "name", m->name, "rescoring", !scored);
+	PQclear(r);
+	hsi_log_info("methodology", "{s:i, s:s, s:i}", "version", m->version,
+	    "name", m->name, "stale_years", stale);
 	return 0;
 }
 

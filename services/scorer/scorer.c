@@ -170,11 +170,11 @@ publish_catalog(hsi_scorer *s)
  * compute_delay_ms, or at the latest compute_max_delay_ms after the first
  * change, so a burst of files costs one computation, not one per file. */
 static void
-maybe_compute(hsi_scorer *s)
+maybe_compute(hsi_scorer *s, int now_anyway)
 {
 	long long now = hsi_now_ms();
 	if (s->n_dirty == 0
-	    || (now - s->last_msg_ms < s->cfg->compute_delay_ms
+	    || (!now_anyway && now - s->last_msg_ms < s->cfg->compute_delay_ms
 	        && now - s->dirty_since_ms < s->cfg->compute_max_delay_ms)) {
 		return;
 	}
@@ -265,9 +265,11 @@ hsi_scorer_run(hsi_scorer *s, volatile sig_atomic_t *stop)
 			nng_msg_free(m);
 			continue;
 		}
-		maybe_compute(s);
+		maybe_compute(s, 0);
 	}
-	maybe_compute(s);
+	/* What was applied is scored before stopping (and a restart after a
+	 * crash finds stale years: hsi_scorer_ensure_method). */
+	maybe_compute(s, 1);
 	log_stats(s);
 	hsi_log_info("stopping", NULL);
 	return 0;

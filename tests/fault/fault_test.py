@@ -687,6 +687,16 @@ def staged_now(t):
 def stop_scorer_cleanly(t):
     rc = t.scorer.kill(signal.SIGTERM)
     t.check(rc == 0, "scorer exits 0 on SIGTERM (got %s)" % rc)
+    # Whatever was applied is scored by the time the scorer has stopped,
+    # however it was killed and restarted before: no year's scores older
+    # than its data.
+    stale = t.psql(
+        "SELECT o.year FROM (SELECT year, max(updated_at) AS u FROM "
+        "observation GROUP BY year) o LEFT JOIN (SELECT period, "
+        "max(computed_at) AS c FROM score_area GROUP BY period) s ON "
+        "s.period = o.year::text WHERE s.c IS NULL OR s.c < o.u")
+    t.check(not stale, "every year scored after its last change (stale: %s)"
+            % [r[0] for r in stale])
 
 
 # ---- scenarios -------------------------------------------------------------
