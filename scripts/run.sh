@@ -281,11 +281,13 @@ API_URL=$(grep -oE '"url": ?"[^"]*"' "$LOGDIR/api.log" | head -n 1 | sed -E 's/.
 [[ -n $API_URL ]] || API_URL=http://127.0.0.1:$API_PORT
 
 hsi_step "delivering the sample data"
+# A file is delivered when its verdict is back: it has left inbox/ (taken
+# into the outbox) and sending/ (moved to done/ or rejected/).
 count_inbox() {
 	local c=0 a f
 	for a in "${AGENCIES[@]}"; do
-		for f in "$NODES/$a/inbox"/*; do
-			[[ -f $f ]] && c=$((c + 1))
+		for f in "$NODES/$a/inbox"/* "$NODES/$a/sending"/*; do
+			[[ -f $f && $f != *.report.json* ]] && c=$((c + 1))
 		done
 	done
 	printf '%s\n' "$c"
@@ -305,6 +307,9 @@ while :; do
 		for a in "${AGENCIES[@]}"; do
 			if compgen -G "$NODES/$a/inbox/*" >/dev/null; then
 				hsi_info "still in var/nodes/$a/inbox: $(cd "$NODES/$a/inbox" && echo *)"
+				show_log "$LOGDIR/ingest-$a.log"
+			elif compgen -G "$NODES/$a/sending/*" >/dev/null; then
+				hsi_info "still sending from var/nodes/$a: $(cd "$NODES/$a/sending" && echo *)"
 				show_log "$LOGDIR/ingest-$a.log"
 			fi
 		done
