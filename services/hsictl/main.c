@@ -27,7 +27,10 @@ usage(FILE *f)
 	    "(hsictl sensitivity --help)\n"
 	    "  methodology ...             check, store, activate and list "
 	    "methodologies\n"
-	    "                              (hsictl methodology --help)\n\n"
+	    "                              (hsictl methodology --help)\n"
+	    "  tap --events URL ...        print the scorer's or alerter's "
+	    "events as JSON lines\n"
+	    "                              (hsictl tap --help)\n\n"
 	    "--db-url defaults to $HSI_DB_URL.\n");
 }
 
