@@ -168,6 +168,20 @@ typedef struct {
 	int         col;
 } col_key;
 
+/* A float8 in PostgreSQL's binary format (big-endian IEEE 754). */
+static double
+be_double(const char *p)
+{
+	const unsigned char *b = (const unsigned char *) p;
+	uint64_t             u = 0;
+	for (int i = 0; i < 8; i++) {
+		u = (u << 8) | b[i];
+	}
+	double d;
+	memcpy(&d, &u, sizeof(d));
+	return d;
+}
+
 static int
 cmp_col_key(const void *a, const void *b)
 {
@@ -202,9 +216,14 @@ hsi_scoredb_load(PGconn *db, const hsi_method *m, const hsi_areas *ar,
 		    "WHERE value IS NOT NULL",
 		    col);
 	}
+	/* Binary results: the values arrive as IEEE doubles, no strtod;
+	 * text columns are the same bytes, NUL-terminated by libpq. */
 	PGresult *r
-	    = hsi_db_query(db, "load observations", sql, as_of ? 3 : 2, p);
-	if (r == NULL) {
+	    = PQexecParams(db, sql, as_of ? 3 : 2, NULL, p, NULL, NULL, 1);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		hsi_log_error("load observations failed", "{s:s}", "error",
+		    PQresultErrorMessage(r));
+		PQclear(r);
 		return HSI_EDB;
 	}
 	col_key  *keys = malloc((m->n_leaves + 1) * sizeof(*keys));
@@ -236,7 +255,7 @@ hsi_scoredb_load(PGconn *db, const hsi_method *m, const hsi_areas *ar,
 		o[k].col   = hit->col;
 		o[k].year  = hsi_obs_year(m, &pe);
 		o[k].order = hsi_obs_order(&pe);
-		o[k].value = strtod(PQgetvalue(r, (int) i, 3), NULL);
+		o[k].value = be_double(PQgetvalue(r, (int) i, 3));
 		k++;
 	}
 	PQclear(r);
