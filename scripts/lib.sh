@@ -17,7 +17,8 @@ HSI_PACKAGES=(
 	build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 	libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler
 	protobuf-compiler libjansson-dev libmicrohttpd-dev libpq-dev
-	libsqlite3-dev libssl-dev libcmocka-dev
+	libsqlite3-dev libssl-dev libcmocka-dev libcurl4-openssl-dev
+	prometheus-alertmanager
 	postgresql-15 postgresql-client-15
 	python3 python3-pandas python3-yaml
 	curl ca-certificates procps iproute2 util-linux

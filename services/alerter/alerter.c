@@ -20,11 +20,14 @@
 #include "eval.h"
 #include "log.h"
 #include "net.h"
+#include "notify.h"
 #include "summary.h"
 
 struct hsi_alerter {
 	hsi_rules      *rules;
 	PGconn         *db;
+	char           *db_url;
+	hsi_notify     *notify; /* NULL without receivers */
 	nng_socket      pub;
 	nng_socket      sub;
 	int             sub_open;
@@ -160,6 +163,9 @@ run_period(void *arg, const char *period)
 	for (size_t i = 0; i < n; i++) {
 		publish(a, &t[i]);
 	}
+	if (n > 0) {
+		hsi_notify_wake(a->notify);
+	}
 	hsi_log_debug(
 	    "evaluated", "{s:s, s:i}", "period", period, "changes", (int) n);
 	free(t);
@@ -263,6 +269,12 @@ hsi_alerter_open(const hsi_alerter_opts *opts, hsi_rules *rules,
 		nng_close(a->pub);
 		goto fail;
 	}
+	if ((a->db_url = strdup(opts->db_url)) == NULL) {
+		rv = HSI_ENOMEM;
+		nng_close(a->pub);
+		nng_close(a->sub);
+		goto fail;
+	}
 	a->sub_open = 1;
 	a->rules    = rules;
 	*out        = a;
@@ -294,6 +306,14 @@ hsi_alerter_start(hsi_alerter *a, char *err, size_t err_size)
 		    "database error above)");
 		return rv;
 	}
+	/* Started after the catch-up so that the first pass sees its rows
+	 * too; rows left by an earlier run go out now as well. */
+	if (hsi_rules_receiver_count(a->rules) > 0
+	    && (rv = hsi_notify_start(
+	            a->db_url, a->rules, &a->notify, err, err_size))
+	        != 0) {
+		return rv;
+	}
 	if (pthread_create(&a->thread, NULL, recv_main, a) != 0) {
 		snprintf(err, err_size, "cannot start the receive thread");
 		return HSI_ENOMEM;
@@ -320,6 +340,8 @@ hsi_alerter_stop(hsi_alerter *a)
 		pthread_join(a->thread, NULL);
 		a->running = 0;
 	}
+	hsi_notify_stop(a->notify);
+	a->notify = NULL;
 }
 
 void
@@ -334,6 +356,7 @@ hsi_alerter_close(hsi_alerter *a)
 	}
 	hsi_net_close_bounded(a->pub, 3000);
 	hsi_db_close(a->db);
+	free(a->db_url);
 	hsi_rules_free(a->rules);
 	pthread_mutex_destroy(&a->mu);
 	free(a);

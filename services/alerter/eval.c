@@ -18,6 +18,7 @@
 #include "db.h"
 #include "error.h"
 #include "log.h"
+#include "notify.h"
 #include "summary.h"
 
 typedef struct {
@@ -257,6 +258,9 @@ eval_all(eval_ctx *c, const hsi_rules *rules)
 	snprintf(c->mstr, sizeof(c->mstr), "%d", c->methodology);
 	for (size_t i = 0; rv == 0 && i < hsi_rules_count(rules); i++) {
 		rv = eval_rule(c, hsi_rules_get(rules, i));
+	}
+	if (rv == 0) { /* notifications commit with their transitions */
+		rv = hsi_notify_enqueue(c->db, rules, c->t, c->n);
 	}
 	if (rv == 0) {
 		rv = hsi_db_exec(c->db, "commit", "COMMIT", 0, NULL);

@@ -17,8 +17,10 @@
 #include "error.h"
 
 struct hsi_rules {
-	size_t   n;
-	hsi_rule rule[];
+	hsi_receiver *recv; /* receivers.h; NULL when none */
+	size_t        nrecv;
+	size_t        n;
+	hsi_rule      rule[];
 };
 
 static const char default_rules[]
@@ -216,18 +218,19 @@ parse_root(
 	    = json_is_object(root) ? json_object_get(root, "rules") : NULL;
 	json_object_foreach(root, key, v)
 	{
-		if (strcmp(key, "rules") != 0) {
+		if (strcmp(key, "rules") != 0
+		    && strcmp(key, "receivers") != 0) {
 			snprintf(err, err_size,
 			    "%s: unknown key '%.40s' (the file holds only "
-			    "\"rules\")",
+			    "\"rules\" and \"receivers\")",
 			    src, key);
 			return HSI_EINVAL;
 		}
 	}
 	if (arr == NULL || !json_is_array(arr)) {
 		snprintf(err, err_size,
-		    "%s: must be an object with one key, \"rules\", holding "
-		    "an array of rules",
+		    "%s: must be an object whose key \"rules\" holds an "
+		    "array of rules",
 		    src);
 		return HSI_EINVAL;
 	}
@@ -260,6 +263,14 @@ parse_root(
 			return rv;
 		}
 		rs->n = i + 1;
+	}
+	json_t *recv = json_object_get(root, "receivers");
+	int     rv   = recv == NULL ? 0
+	                            : hsi_receivers_parse(recv, src, &rs->recv,
+	                                &rs->nrecv, err, err_size);
+	if (rv != 0) {
+		free(rs);
+		return rv;
 	}
 	*out = rs;
 	return 0;
@@ -319,7 +330,22 @@ hsi_rules_load(const char *path, hsi_rules **out, char *err, size_t err_size)
 void
 hsi_rules_free(hsi_rules *rules)
 {
+	if (rules != NULL) {
+		free(rules->recv);
+	}
 	free(rules);
+}
+
+size_t
+hsi_rules_receiver_count(const hsi_rules *rules)
+{
+	return rules->nrecv;
+}
+
+const hsi_receiver *
+hsi_rules_receiver(const hsi_rules *rules, size_t i)
+{
+	return i < rules->nrecv ? &rules->recv[i] : NULL;
 }
 
 size_t

@@ -8,11 +8,14 @@
  *              "op":"<","threshold":0.45,"area_level":"province"}]}
  * validated strictly (every key required, no unknown key, no duplicate
  * name), or, without a file, from the built-in default: exactly that rule.
+ * The same file may list "receivers" (receivers.h) for notifications.
  */
 #ifndef HSI_ALERTER_RULES_H
 #define HSI_ALERTER_RULES_H
 
 #include <stddef.h>
+
+#include "receivers.h"
 
 /* Largest rules file read, and most rules in one file. */
 #define HSI_RULES_MAX_BYTES (1024 * 1024)
@@ -59,6 +62,13 @@ size_t hsi_rules_count(const hsi_rules *rules);
 
 /* The i-th rule (i < hsi_rules_count), valid while rules lives. */
 const hsi_rule *hsi_rules_get(const hsi_rules *rules, size_t i);
+
+/* How many receivers the file lists (0 without "receivers"). */
+size_t hsi_rules_receiver_count(const hsi_rules *rules);
+
+/* The i-th receiver (i < hsi_rules_receiver_count), valid while rules
+ * lives. */
+const hsi_receiver *hsi_rules_receiver(const hsi_rules *rules, size_t i);
 
 /* 1 if value breaches rule, else 0. */
 int hsi_rule_breached(const hsi_rule *rule, double value);
