@@ -2,8 +2,9 @@
  * alerter_test.c: the parts of hsi-alerter that need no database: strict
  * rules-file validation (each refusal names the file, rule and key), the
  * comparison operators, and the English/Thai summaries (Buddhist-era
- * years, resolved wording, UTF-8-safe truncation). The state machine over
- * PostgreSQL is covered by the end-to-end test.
+ * years, resolved wording, UTF-8-safe truncation), and the keys of
+ * hysteresis and deterioration rules. The state machine over PostgreSQL
+ * is covered by tests/alerting/rules_test.py and the end-to-end test.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -110,6 +111,151 @@ test_strict_validation(void **state)
 	expect_refused("{\"rules\":", "invalid JSON", NULL);
 }
 
+/* A rule object of one rule, with extra keys spliced in. */
+#define RULE(extra)                                                           \
+	"{\"rules\":[{\"name\":\"a\",\"level\":\"index\","                    \
+	"\"code\":\"hsi\",\"area_level\":\"province\"" extra "}]}"
+
+static const hsi_rule *
+parse_one(const char *text, hsi_rules **rs)
+{
+	char err[300] = "";
+	int  rv       = hsi_rules_parse(
+	           text, strlen(text), "r.json", rs, err, sizeof(err));
+	if (rv != 0) {
+		fail_msg("refused %s: %s", text, err);
+	}
+	return hsi_rules_get(*rs, 0);
+}
+
+static void
+test_hysteresis_keys(void **state)
+{
+	hsi_rules *rs;
+	(void) state;
+	const hsi_rule *r
+	    = parse_one(RULE(",\"op\":\"<\",\"threshold\":0.4"), &rs);
+	assert_int_equal(r->type, HSI_RULE_THRESHOLD);
+	assert_int_equal(r->for_periods, 1);
+	assert_int_equal(r->clear_periods, 1);
+	assert_true(r->deadband == 0);
+	assert_false(hsi_rule_spans(r)); /* today's per-period identity */
+	hsi_rules_free(rs);
+
+	r = parse_one(RULE(",\"type\":\"threshold\",\"op\":\"<\","
+	                   "\"threshold\":0.4,\"for_periods\":2,"
+	                   "\"clear_periods\":3,\"deadband\":0.05"),
+	    &rs);
+	assert_int_equal(r->for_periods, 2);
+	assert_int_equal(r->clear_periods, 3);
+	assert_true(r->deadband == 0.05);
+	assert_true(hsi_rule_spans(r));
+	/* "<" 0.4 with deadband 0.05: clears at 0.45 or more only. */
+	assert_true(hsi_rule_breached(r, 0.39));
+	assert_false(hsi_rule_breached(r, 0.42));
+	assert_false(hsi_rule_cleared(r, 0.42));
+	assert_false(hsi_rule_cleared(r, 0.449));
+	assert_true(hsi_rule_cleared(r, 0.45));
+	hsi_rules_free(rs);
+
+	r = parse_one(RULE(",\"op\":\">=\",\"threshold\":0.4,"
+	                   "\"deadband\":0.1"),
+	    &rs);
+	assert_true(hsi_rule_spans(r));
+	assert_false(hsi_rule_cleared(r, 0.31));
+	assert_true(hsi_rule_cleared(r, 0.29));
+	hsi_rules_free(rs);
+
+	r = parse_one(RULE(",\"op\":\"<\",\"threshold\":0.4,"
+	                   "\"for_periods\":1,\"clear_periods\":1,"
+	                   "\"deadband\":0"),
+	    &rs);
+	assert_false(hsi_rule_spans(r)); /* explicit defaults change nothing */
+	hsi_rules_free(rs);
+}
+
+static void
+test_deterioration_keys(void **state)
+{
+	hsi_rules *rs;
+	(void) state;
+	const hsi_rule *r = parse_one(
+	    RULE(",\"type\":\"deterioration\",\"drop\":0.02"), &rs);
+	assert_int_equal(r->type, HSI_RULE_DETERIORATION);
+	assert_true(r->drop == 0.02);
+	assert_int_equal(r->rank_fall, 0);
+	assert_true(hsi_rule_spans(r));
+	assert_true(hsi_rule_deteriorated(r, 1, -0.03, 0, 0));
+	assert_true(hsi_rule_deteriorated(r, 1, -0.02, 1, 0));
+	assert_false(hsi_rule_deteriorated(r, 1, -0.01, 1, -50));
+	assert_false(hsi_rule_deteriorated(r, 0, 0, 0, 0));
+	hsi_rules_free(rs);
+
+	r = parse_one(RULE(",\"type\":\"deterioration\",\"rank_fall\":10,"
+	                   "\"for_periods\":2"),
+	    &rs);
+	assert_true(r->drop == 0);
+	assert_int_equal(r->rank_fall, 10);
+	assert_int_equal(r->for_periods, 2);
+	assert_true(hsi_rule_deteriorated(r, 1, -0.5, 1, -10));
+	assert_false(hsi_rule_deteriorated(r, 1, -0.5, 1, -9));
+	assert_false(hsi_rule_deteriorated(r, 1, -0.5, 0, 0));
+	hsi_rules_free(rs);
+}
+
+static void
+test_new_keys_refused(void **state)
+{
+	(void) state;
+	expect_refused(RULE(",\"type\":\"trend\",\"op\":\"<\","
+	                    "\"threshold\":0.4"),
+	    "rule 0", "key 'type': 'trend'");
+	expect_refused(RULE(",\"type\":1,\"op\":\"<\",\"threshold\":0.4"),
+	    "rule 0", "'type' must be a string");
+	expect_refused(RULE(",\"op\":\"<\",\"threshold\":0.4,"
+	                    "\"for_periods\":0"),
+	    "rule 0",
+	    "key 'for_periods' must be a whole number from 1 to 100");
+	expect_refused(RULE(",\"op\":\"<\",\"threshold\":0.4,"
+	                    "\"for_periods\":101"),
+	    "rule 0", "'for_periods'");
+	expect_refused(RULE(",\"op\":\"<\",\"threshold\":0.4,"
+	                    "\"for_periods\":1.5"),
+	    "rule 0", "'for_periods'");
+	expect_refused(RULE(",\"op\":\"<\",\"threshold\":0.4,"
+	                    "\"clear_periods\":\"2\""),
+	    "rule 0", "'clear_periods'");
+	expect_refused(RULE(",\"op\":\"<\",\"threshold\":0.4,"
+	                    "\"deadband\":-0.1"),
+	    "rule 0", "key 'deadband' must be a number of 0 or more");
+	expect_refused(RULE(",\"op\":\"<\",\"threshold\":0.4,"
+	                    "\"drop\":0.1"),
+	    "rule 0", "key 'drop' does not apply to a threshold rule");
+	expect_refused(RULE(",\"type\":\"deterioration\",\"drop\":0.1,"
+	                    "\"op\":\"<\""),
+	    "rule 0", "key 'op' does not apply to a deterioration rule");
+	expect_refused(RULE(",\"type\":\"deterioration\",\"drop\":0.1,"
+	                    "\"deadband\":0.1"),
+	    "rule 0", "key 'deadband' does not apply");
+	expect_refused(RULE(",\"type\":\"deterioration\""), "rule 0",
+	    "needs key 'drop' or 'rank_fall'");
+	expect_refused(RULE(",\"type\":\"deterioration\",\"drop\":0"),
+	    "rule 0", "key 'drop' must be a number above 0");
+	expect_refused(RULE(",\"type\":\"deterioration\",\"drop\":1e300"),
+	    "rule 0", "'drop'");
+	expect_refused(RULE(",\"type\":\"deterioration\",\"rank_fall\":0"),
+	    "rule 0",
+	    "key 'rank_fall' must be a whole number from 1 to 100000");
+	expect_refused(RULE(",\"type\":\"deterioration\","
+	                    "\"rank_fall\":-3"),
+	    "rule 0", "'rank_fall'");
+	expect_refused(RULE(",\"op\":\"<\",\"threshold\":0.4,"
+	                    "\"for_period\":2"),
+	    "rule 0", "unknown key 'for_period'");
+	expect_refused(
+	    RULE(",\"threshold\":0.4"), "rule 0", "'op' is required");
+}
+
 static void
 test_operators(void **state)
 {
@@ -181,6 +327,31 @@ test_summaries(void **state)
 }
 
 static void
+test_deterioration_summaries(void **state)
+{
+	char en[256], th[256];
+	(void) state;
+	hsi_transition t = nan_2024("firing", "2024");
+	t.type           = HSI_RULE_DETERIORATION;
+	t.value          = 0.4265;
+	t.has_delta      = 1;
+	t.delta          = -0.0242;
+	t.has_rank       = 1;
+	t.rank_delta     = -20;
+	hsi_summary_format(&t, en, sizeof(en), th, sizeof(th));
+	assert_string_equal(en,
+	    "Nan (55): composite index fell 0.0242 to 0.4265, down 20 ranks "
+	    "in 2024");
+	assert_string_equal(
+	    th, "น่าน: ดัชนีรวม ลดลง 0.0242 เหลือ 0.4265 อันดับลดลง 20 ปี 2567");
+	t.state = "resolved";
+	hsi_summary_format(&t, en, sizeof(en), th, sizeof(th));
+	assert_string_equal(
+	    en, "Nan (55): composite index 0.4265 no longer falling in 2024");
+	assert_string_equal(th, "น่าน: ดัชนีรวม 0.4265 ไม่ลดลงตามเกณฑ์แล้ว ปี 2567");
+}
+
+static void
 test_copy_utf8_boundary(void **state)
 {
 	char dst[6];
@@ -198,8 +369,12 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_rule),
 		cmocka_unit_test(test_strict_validation),
+		cmocka_unit_test(test_hysteresis_keys),
+		cmocka_unit_test(test_deterioration_keys),
+		cmocka_unit_test(test_new_keys_refused),
 		cmocka_unit_test(test_operators),
 		cmocka_unit_test(test_summaries),
+		cmocka_unit_test(test_deterioration_summaries),
 		cmocka_unit_test(test_copy_utf8_boundary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

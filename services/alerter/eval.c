@@ -21,6 +21,15 @@
 #include "notify.h"
 #include "summary.h"
 
+/* Where an area's alert stands, stored or as its history ends. */
+enum { ST_INACTIVE = 0, ST_PENDING, ST_FIRING };
+
+/* One observation of an area in a spanning rule's history. */
+typedef struct {
+	long day; /* last day of the period */
+	int  row; /* in the history result */
+} obs;
+
 typedef struct {
 	PGconn         *db;
 	int             methodology;
@@ -43,6 +52,29 @@ static const char sql_rows[]
       " WHERE s.methodology = $2::int AND s.period = $3 AND s.level = $4"
       " AND s.code = $5 AND a.level = $6 AND s.value IS NOT NULL) x "
       "LEFT JOIN alert al ON al.fingerprint = x.fp ORDER BY x.area";
+
+/* Spanning rules: every period of every area, oldest order decided in C
+ * (periods sort by their last day, not as text). */
+static const char sql_history[]
+    = "SELECT x.area, x.name_en, x.name_th, x.value, x.fp, al.state,"
+      " x.period, x.delta, x.rank_delta "
+      "FROM (SELECT a.code AS area, a.name_en, a.name_th, s.value, s.period,"
+      " s.delta, s.rank_delta, encode(sha256(convert_to($1::text || '|' ||"
+      " a.code || '|' || s.code, 'UTF8')), 'hex') AS fp"
+      " FROM score s JOIN area a ON a.code = s.area"
+      " WHERE s.methodology = $2::int AND s.level = $3 AND s.code = $4"
+      " AND a.level = $5 AND s.value IS NOT NULL) x "
+      "LEFT JOIN alert al ON al.fingerprint = x.fp ORDER BY x.area";
+
+static const char sql_pending[]
+    = "INSERT INTO alert (fingerprint, rule, labels, annotations, state,"
+      " value, threshold, starts_at, updated_at) "
+      "VALUES ($1, $2, $3::jsonb, $4::jsonb, 'pending', $5::float8,"
+      " $6::float8, now(), now()) "
+      "ON CONFLICT (fingerprint) DO UPDATE SET labels = EXCLUDED.labels,"
+      " annotations = EXCLUDED.annotations, state = 'pending',"
+      " value = EXCLUDED.value, threshold = EXCLUDED.threshold,"
+      " starts_at = now(), ends_at = NULL, updated_at = now()";
 
 static const char sql_fire[]
     = "INSERT INTO alert (fingerprint, rule, labels, annotations, state,"
@@ -93,13 +125,17 @@ rule_names(PGconn *db, const hsi_rule *rule, hsi_transition *t)
 	PQclear(r);
 }
 
+/* The labels of an alert spanning periods carry the period of its
+ * latest transition; resolving leaves them as they were when it fired,
+ * so Alertmanager, which identifies alerts by labels, matches the two. */
 static char *
-labels_json(const eval_ctx *c, const hsi_rule *rule, const char *area)
+labels_json(const eval_ctx *c, const hsi_rule *rule, const hsi_transition *t)
 {
 	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i}",
 	    "alertname", rule->name, "rule", rule->name, "level", rule->level,
-	    "code", rule->code, "area", area, "area_level", rule->area_level,
-	    "period", c->period, "methodology", c->methodology);
+	    "code", rule->code, "area", t->area, "area_level",
+	    rule->area_level, "period", t->period, "methodology",
+	    c->methodology);
 	char   *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return s;
@@ -117,25 +153,53 @@ annotations_json(const hsi_transition *t)
 }
 
 static char *
-detail_json(const eval_ctx *c, const hsi_transition *t)
+detail_json(const eval_ctx *c, const hsi_rule *rule, const hsi_transition *t)
 {
-	json_t *j = json_pack("{s:s, s:f, s:s, s:i}", "op",
-	    hsi_rule_op_name(t->op), "threshold", t->threshold, "period",
-	    c->period, "methodology", c->methodology);
-	char   *s
+	json_t *j = rule->type == HSI_RULE_THRESHOLD
+	    ? json_pack("{s:s, s:f, s:s, s:i}", "op", hsi_rule_op_name(t->op),
+	        "threshold", t->threshold, "period", t->period, "methodology",
+	        c->methodology)
+	    : json_pack("{s:s, s:s, s:i}", "type", "deterioration", "period",
+	        t->period, "methodology", c->methodology);
+	if (j != NULL && hsi_rule_spans(rule)) {
+		json_object_set_new(
+		    j, "for_periods", json_integer(rule->for_periods));
+		json_object_set_new(
+		    j, "clear_periods", json_integer(rule->clear_periods));
+	}
+	if (j != NULL && rule->type == HSI_RULE_THRESHOLD
+	    && rule->deadband > 0) {
+		json_object_set_new(j, "deadband", json_real(rule->deadband));
+	}
+	if (j != NULL && rule->drop > 0) {
+		json_object_set_new(j, "drop", json_real(rule->drop));
+	}
+	if (j != NULL && rule->rank_fall > 0) {
+		json_object_set_new(
+		    j, "rank_fall", json_integer(rule->rank_fall));
+	}
+	if (j != NULL && rule->type != HSI_RULE_THRESHOLD) {
+		json_object_set_new(j, "delta",
+		    t->has_delta ? json_real(t->delta) : json_null());
+		json_object_set_new(j, "rank_delta",
+		    t->has_rank ? json_integer(t->rank_delta) : json_null());
+	}
+	char *s
 	    = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
 	json_decref(j);
 	return s;
 }
 
-/* Writes the alert row and its alert_event, and fills t's seq and time. */
+/* Writes the alert row and its alert_event, and fills t's seq and time.
+ * t->state is "firing", "resolved", "pending" or "cancelled" (a pending
+ * alert that did not fire: the row is marked resolved). */
 static int
 write_transition(eval_ctx *c, const hsi_rule *rule, hsi_transition *t)
 {
 	char  value[40], thr[40];
-	char *labels = labels_json(c, rule, t->area);
+	char *labels = labels_json(c, rule, t);
 	char *ann    = annotations_json(t);
-	char *detail = detail_json(c, t);
+	char *detail = detail_json(c, rule, t);
 	int   rv     = HSI_ENOMEM;
 	snprintf(value, sizeof(value), "%.17g", t->value);
 	snprintf(thr, sizeof(thr), "%.17g", t->threshold);
@@ -145,9 +209,13 @@ write_transition(eval_ctx *c, const hsi_rule *rule, hsi_transition *t)
 	const char *fire[6]
 	    = { t->fingerprint, rule->name, labels, ann, value, thr };
 	const char *res[3] = { t->fingerprint, value, ann };
-	rv                 = strcmp(t->state, "firing") == 0
-	                    ? hsi_db_exec(c->db, "fire alert", sql_fire, 6, fire)
-	                    : hsi_db_exec(c->db, "resolve alert", sql_resolve, 3, res);
+	if (strcmp(t->state, "firing") == 0) {
+		rv = hsi_db_exec(c->db, "fire alert", sql_fire, 6, fire);
+	} else if (strcmp(t->state, "pending") == 0) {
+		rv = hsi_db_exec(c->db, "pend alert", sql_pending, 6, fire);
+	} else {
+		rv = hsi_db_exec(c->db, "resolve alert", sql_resolve, 3, res);
+	}
 	if (rv != 0) {
 		goto out;
 	}
@@ -185,6 +253,37 @@ next_slot(eval_ctx *c)
 	return &c->t[c->n];
 }
 
+/* Fills t's area and fingerprint from row i (columns 0-2 and 4 of both
+ * sql_rows and sql_history). */
+static void
+fill_area(hsi_transition *t, PGresult *r, int i)
+{
+	hsi_summary_copy(t->area, sizeof(t->area), PQgetvalue(r, i, 0));
+	hsi_summary_copy(t->area_en, sizeof(t->area_en), PQgetvalue(r, i, 1));
+	hsi_summary_copy(t->area_th, sizeof(t->area_th), PQgetvalue(r, i, 2));
+	hsi_summary_copy(
+	    t->fingerprint, sizeof(t->fingerprint), PQgetvalue(r, i, 4));
+}
+
+/* Writes t; a firing or resolved t is appended to what is published. */
+static int
+emit(eval_ctx *c, const hsi_rule *rule, const hsi_transition *t)
+{
+	hsi_transition *slot = next_slot(c);
+	if (slot == NULL) {
+		return c->cap >= HSI_EVAL_MAX_TRANSITIONS ? HSI_ETOOBIG
+		                                          : HSI_ENOMEM;
+	}
+	*slot  = *t;
+	int rv = write_transition(c, rule, slot);
+	if (rv == 0
+	    && (strcmp(t->state, "firing") == 0
+	        || strcmp(t->state, "resolved") == 0)) {
+		c->n++;
+	}
+	return rv;
+}
+
 /* Decides row i of the rule's result; appends and writes a change. */
 static int
 decide(eval_ctx *c, const hsi_rule *rule, const hsi_transition *tmpl,
@@ -197,23 +296,158 @@ decide(eval_ctx *c, const hsi_rule *rule, const hsi_transition *tmpl,
 	if (breach == firing) {
 		return 0; /* no change: nothing written, nothing published */
 	}
-	hsi_transition *t = next_slot(c);
-	if (t == NULL) {
-		return c->cap >= HSI_EVAL_MAX_TRANSITIONS ? HSI_ETOOBIG
-		                                          : HSI_ENOMEM;
+	hsi_transition t = *tmpl;
+	t.state          = breach ? "firing" : "resolved";
+	t.value          = value;
+	fill_area(&t, r, i);
+	return emit(c, rule, &t);
+}
+
+static int
+obs_cmp(const void *a, const void *b)
+{
+	const obs *x = a, *y = b;
+	return (x->day > y->day) - (x->day < y->day);
+}
+
+/* Breached and cleared for history row i; fills the change into t. */
+static void
+judge(const hsi_rule *rule, PGresult *r, int i, hsi_transition *t, int *breach,
+    int *cleared)
+{
+	t->value     = strtod(PQgetvalue(r, i, 3), NULL);
+	t->has_delta = !PQgetisnull(r, i, 7);
+	t->delta     = t->has_delta ? strtod(PQgetvalue(r, i, 7), NULL) : 0;
+	t->has_rank  = !PQgetisnull(r, i, 8);
+	t->rank_delta
+	    = t->has_rank ? (int) strtol(PQgetvalue(r, i, 8), NULL, 10) : 0;
+	hsi_summary_copy(t->period, sizeof(t->period), PQgetvalue(r, i, 6));
+	if (rule->type == HSI_RULE_THRESHOLD) {
+		*breach  = hsi_rule_breached(rule, t->value);
+		*cleared = hsi_rule_cleared(rule, t->value);
+	} else {
+		*breach = hsi_rule_deteriorated(
+		    rule, t->has_delta, t->delta, t->has_rank, t->rank_delta);
+		*cleared = !*breach;
 	}
-	*t       = *tmpl;
-	t->state = breach ? "firing" : "resolved";
-	t->value = value;
-	hsi_summary_copy(t->area, sizeof(t->area), PQgetvalue(r, i, 0));
-	hsi_summary_copy(t->area_en, sizeof(t->area_en), PQgetvalue(r, i, 1));
-	hsi_summary_copy(t->area_th, sizeof(t->area_th), PQgetvalue(r, i, 2));
-	hsi_summary_copy(
-	    t->fingerprint, sizeof(t->fingerprint), PQgetvalue(r, i, 4));
-	int rv = write_transition(c, rule, t);
-	if (rv == 0) {
-		c->n++;
+}
+
+/*
+ * Replays one area's observations (sorted, n > 0) through the rule's
+ * hysteresis; returns the state the history ends in, with t filled from
+ * the latest observation. Not firing: for_periods breaches in a row fire
+ * (fewer are pending, a non-breach starts over); firing: clear_periods
+ * cleared periods in a row resolve (a period in the deadband or breached
+ * starts over).
+ */
+static int
+replay(const hsi_rule *rule, PGresult *r, const obs *o, size_t n,
+    hsi_transition *t)
+{
+	int st = ST_INACTIVE, run = 0;
+	for (size_t k = 0; k < n; k++) {
+		int breach, cleared;
+		judge(rule, r, o[k].row, t, &breach, &cleared);
+		if (st != ST_FIRING) {
+			run = breach ? run + 1 : 0;
+			st  = !breach                   ? ST_INACTIVE
+			     : run >= rule->for_periods ? ST_FIRING
+			                                : ST_PENDING;
+			run = st == ST_FIRING ? 0 : run;
+		} else {
+			run = cleared ? run + 1 : 0;
+			if (run >= rule->clear_periods) {
+				st  = ST_INACTIVE;
+				run = 0;
+			}
+		}
 	}
+	return st;
+}
+
+/* Moves one area's stored alert (state stored) to state want. */
+static int
+settle(
+    eval_ctx *c, const hsi_rule *rule, hsi_transition *t, int stored, int want)
+{
+	int rv = 0;
+	if (stored == want) {
+		return 0;
+	}
+	if (want == ST_FIRING) {
+		t->state = "firing";
+		return emit(c, rule, t);
+	}
+	if (stored == ST_FIRING) {
+		t->state = "resolved";
+		rv       = emit(c, rule, t);
+	} else if (stored == ST_PENDING) {
+		t->state = "cancelled";
+		rv       = emit(c, rule, t);
+	}
+	if (rv == 0 && want == ST_PENDING) {
+		t->state = "pending";
+		rv       = emit(c, rule, t);
+	}
+	return rv;
+}
+
+/* Rows [from, to) of the history are one area's; evaluates it. */
+static int
+eval_area(eval_ctx *c, const hsi_rule *rule, const hsi_transition *tmpl,
+    PGresult *r, int from, int to, hsi_freq freq, obs *o)
+{
+	size_t n = 0;
+	for (int i = from; i < to; i++) {
+		const char *s = PQgetvalue(r, i, 6);
+		hsi_period  p;
+		long        first, last;
+		if (hsi_period_parse(s, strlen(s), &p, NULL) != 0
+		    || p.freq != freq) {
+			continue; /* another frequency's history */
+		}
+		hsi_period_range(&p, &first, &last);
+		o[n].day   = last;
+		o[n++].row = i;
+	}
+	if (n == 0) {
+		return 0;
+	}
+	qsort(o, n, sizeof(*o), obs_cmp);
+	hsi_transition t = *tmpl;
+	fill_area(&t, r, from);
+	int         want = replay(rule, r, o, n, &t);
+	const char *st = PQgetisnull(r, from, 5) ? "" : PQgetvalue(r, from, 5);
+	int         stored = strcmp(st, "firing") == 0 ? ST_FIRING
+	            : strcmp(st, "pending") == 0       ? ST_PENDING
+	                                               : ST_INACTIVE;
+	return settle(c, rule, &t, stored, want);
+}
+
+static int
+eval_spanning(eval_ctx *c, const hsi_rule *rule, const hsi_transition *tmpl)
+{
+	hsi_period p;
+	if (hsi_period_parse(c->period, strlen(c->period), &p, NULL) != 0) {
+		return 0; /* the scorer wrote it; nothing to replay against */
+	}
+	const char *q[5] = { rule->name, c->mstr, rule->level, rule->code,
+		rule->area_level };
+	PGresult   *r = hsi_db_query(c->db, "rule history", sql_history, 5, q);
+	if (r == NULL) {
+		return HSI_EDB;
+	}
+	int  rows = PQntuples(r);
+	obs *o    = malloc((size_t) (rows > 0 ? rows : 1) * sizeof(*o));
+	int  rv   = o ? 0 : HSI_ENOMEM;
+	for (int i = 0, j; rv == 0 && i < rows; i = j) {
+		for (j = i + 1; j < rows
+		     && strcmp(PQgetvalue(r, j, 0), PQgetvalue(r, i, 0)) == 0;
+		     j++) { }
+		rv = eval_area(c, rule, tmpl, r, i, j, p.freq, o);
+	}
+	free(o);
+	PQclear(r);
 	return rv;
 }
 
@@ -225,10 +459,16 @@ eval_rule(eval_ctx *c, const hsi_rule *rule)
 	hsi_summary_copy(tmpl.rule, sizeof(tmpl.rule), rule->name);
 	hsi_summary_copy(tmpl.code, sizeof(tmpl.code), rule->code);
 	hsi_summary_copy(tmpl.period, sizeof(tmpl.period), c->period);
-	tmpl.op          = rule->op;
-	tmpl.threshold   = rule->threshold;
+	tmpl.op = rule->op;
+	tmpl.threshold
+	    = rule->type == HSI_RULE_THRESHOLD ? rule->threshold : rule->drop;
 	tmpl.methodology = c->methodology;
+	tmpl.type        = rule->type;
+	tmpl.rank_fall   = rule->rank_fall;
 	rule_names(c->db, rule, &tmpl);
+	if (hsi_rule_spans(rule)) {
+		return eval_spanning(c, rule, &tmpl);
+	}
 
 	const char *p[6] = { rule->name, c->mstr, c->period, rule->level,
 		rule->code, rule->area_level };

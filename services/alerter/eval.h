@@ -2,7 +2,8 @@
  * eval.h: evaluating the rules for one period against PostgreSQL.
  *
  * The alert state lives in the alert table, keyed by a fingerprint (hex
- * SHA-256 of "rule|area|code|period"), so evaluation is a pure function
+ * SHA-256 of "rule|area|code|period", or of "rule|area|code" for rules
+ * whose alerts span periods, hsi_rule_spans), so evaluation is a pure function
  * of the scores and the stored state: evaluating the same period twice
  * changes nothing the second time, which is what makes duplicate and
  * replayed ScoreEvents harmless.
@@ -22,22 +23,28 @@
 
 /* One state change, committed; what the alerter publishes. */
 typedef struct {
-	uint64_t    seq; /* alert_event.seq */
-	int64_t     at_unix_ms;
-	char        fingerprint[65];
-	const char *state; /* "firing" or "resolved" (static) */
-	char        rule[HSI_RULE_NAME_MAX];
-	char        code[HSI_RULE_NAME_MAX];
-	char        period[HSI_PERIOD_MAX];
-	char        area[32];
-	char        area_en[128]; /* area names, for the summaries */
-	char        area_th[192];
-	char        what_en[160]; /* "composite index", "Health dimension" */
-	char        what_th[192];
-	hsi_rule_op op;
-	double      value;
-	double      threshold;
-	int         methodology;
+	uint64_t      seq; /* alert_event.seq */
+	int64_t       at_unix_ms;
+	char          fingerprint[65];
+	const char   *state; /* "firing" or "resolved" (static) */
+	char          rule[HSI_RULE_NAME_MAX];
+	char          code[HSI_RULE_NAME_MAX];
+	char          period[HSI_PERIOD_MAX];
+	char          area[32];
+	char          area_en[128]; /* area names, for the summaries */
+	char          area_th[192];
+	char          what_en[160]; /* "composite index", "Health dimension" */
+	char          what_th[192];
+	hsi_rule_op   op;
+	double        value;
+	double        threshold; /* threshold rules; "drop" of deterioration */
+	int           methodology;
+	hsi_rule_type type;
+	int           rank_fall; /* deterioration rules: the rule's */
+	int           has_delta; /* deterioration: the period's change */
+	double        delta;
+	int           has_rank;
+	int           rank_delta;
 } hsi_transition;
 
 /*
@@ -45,9 +52,15 @@ typedef struct {
  * methodology, in one transaction: breached areas fire (insert, or
  * re-fire a resolved alert), firing areas no longer breached resolve;
  * each change writes an alert_event row. Areas without a value are left
- * as they are. On success returns 0 and *out and *n (the committed changes in
- * order; free *out with free(); *out may be NULL when n is 0). Returns
- * HSI_ENOENT when no methodology is active, HSI_EDB (rolled back,
+ * as they are. Rules whose alerts span periods (hsi_rule_spans) replay
+ * each area's score history of period's frequency, oldest first, up to
+ * its latest period, and move the stored alert to the state that history
+ * ends in: pending (breached, fewer than for_periods in a row; written
+ * with an alert_event but not returned), firing, or resolved. A pending
+ * alert whose breach ends is marked resolved with an event "cancelled",
+ * also not returned. On success returns 0 and *out and *n (the committed
+ * changes in order; free *out with free(); *out may be NULL when n is 0).
+ * Returns HSI_ENOENT when no methodology is active, HSI_EDB (rolled back,
  * logged), HSI_ENOMEM or HSI_ETOOBIG.
  */
 int hsi_eval_period(PGconn *db, const hsi_rules *rules, const char *period,

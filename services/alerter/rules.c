@@ -32,8 +32,14 @@ static const char *const op_names[] = { "<", "<=", ">", ">=" };
 static const char *const levels[]   = { "index", "group", "indicator", NULL };
 static const char *const area_levels[]
     = { "nation", "region", "province", "district", "subdistrict", NULL };
-static const char *const rule_keys[]
-    = { "name", "level", "code", "op", "threshold", "area_level", NULL };
+static const char *const rule_keys[] = { "name", "type", "level", "code", "op",
+	"threshold", "area_level", "for_periods", "clear_periods", "deadband",
+	"drop", "rank_fall", NULL };
+static const char *const types[]     = { "threshold", "deterioration", NULL };
+/* Keys of one type only, refused on the other. */
+static const char *const threshold_only[]
+    = { "op", "threshold", "deadband", NULL };
+static const char *const deterioration_only[] = { "drop", "rank_fall", NULL };
 
 static int
 one_of(const char *s, const char *const *set)
@@ -96,9 +102,10 @@ check_keys(json_t *r, const char *where, char *err, size_t err_size)
 	{
 		if (one_of(key, rule_keys) < 0) {
 			snprintf(err, err_size,
-			    "%s: unknown key '%s' (allowed: name, level, "
-			    "code, "
-			    "op, threshold, area_level)",
+			    "%s: unknown key '%s' (allowed: name, type, "
+			    "level, code, op, threshold, area_level, "
+			    "for_periods, clear_periods, deadband, drop, "
+			    "rank_fall)",
 			    where, key);
 			return HSI_EINVAL;
 		}
@@ -142,9 +149,13 @@ parse_enums(
 	const char *level, *op, *area_level;
 	int         rv;
 	if ((rv = get_string(r, "level", &level, where, err, err_size))
-	    || (rv = get_string(r, "op", &op, where, err, err_size))
 	    || (rv = get_string(
 	            r, "area_level", &area_level, where, err, err_size))) {
+		return rv;
+	}
+	if (out->type != HSI_RULE_THRESHOLD) {
+		op = "<"; /* refused earlier if given */
+	} else if ((rv = get_string(r, "op", &op, where, err, err_size))) {
 		return rv;
 	}
 	if (one_of(level, levels) < 0) {
@@ -179,20 +190,84 @@ parse_enums(
 	return 0;
 }
 
+/* Reads optional integer key into *out (untouched when absent). */
 static int
-parse_rule(
-    json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
+get_int(json_t *r, const char *key, int lo, int hi, int *out,
+    const char *where, char *err, size_t err_size)
 {
-	int rv;
-	if (!json_is_object(r)) {
-		snprintf(err, err_size, "%s: must be a JSON object", where);
+	json_t *v = json_object_get(r, key);
+	if (v == NULL) {
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < lo
+	    || json_integer_value(v) > hi) {
+		snprintf(err, err_size,
+		    "%s: key '%s' must be a whole number from %d to %d", where,
+		    key, lo, hi);
 		return HSI_EINVAL;
 	}
-	if ((rv = check_keys(r, where, err, err_size))
-	    || (rv = parse_names(r, out, where, err, err_size))
-	    || (rv = parse_enums(r, out, where, err, err_size))) {
+	*out = (int) json_integer_value(v);
+	return 0;
+}
+
+/* Reads optional number key into *out (untouched when absent); positive
+ * says whether 0 is refused. */
+static int
+get_num(json_t *r, const char *key, int positive, double *out,
+    const char *where, char *err, size_t err_size)
+{
+	json_t *v = json_object_get(r, key);
+	if (v == NULL) {
+		return 0;
+	}
+	double d = json_is_number(v) ? json_number_value(v) : -1.0;
+	if (!json_is_number(v) || !isfinite(d) || d < 0 || d > 1e12
+	    || (positive && d == 0)) {
+		snprintf(err, err_size,
+		    "%s: key '%s' must be a number %s (e.g. 0.02)", where, key,
+		    positive ? "above 0" : "of 0 or more");
+		return HSI_EINVAL;
+	}
+	*out = d;
+	return 0;
+}
+
+static int
+parse_type(
+    json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
+{
+	const char *type = "threshold";
+	int         rv;
+	if (json_object_get(r, "type") != NULL
+	    && (rv = get_string(r, "type", &type, where, err, err_size))) {
 		return rv;
 	}
+	int t = one_of(type, types);
+	if (t < 0) {
+		snprintf(err, err_size,
+		    "%s: key 'type': '%.40s' is not threshold or "
+		    "deterioration",
+		    where, type);
+		return HSI_EINVAL;
+	}
+	out->type = (hsi_rule_type) t;
+	const char *const *other
+	    = t == HSI_RULE_THRESHOLD ? deterioration_only : threshold_only;
+	for (size_t i = 0; other[i] != NULL; i++) {
+		if (json_object_get(r, other[i]) != NULL) {
+			snprintf(err, err_size,
+			    "%s: key '%s' does not apply to a %s rule", where,
+			    other[i], type);
+			return HSI_EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int
+parse_threshold(
+    json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
+{
 	json_t *t = json_object_get(r, "threshold");
 	if (t == NULL) {
 		snprintf(
@@ -205,7 +280,53 @@ parse_rule(
 		return HSI_EINVAL;
 	}
 	out->threshold = json_number_value(t);
+	return get_num(r, "deadband", 0, &out->deadband, where, err, err_size);
+}
+
+static int
+parse_deterioration(
+    json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
+{
+	int rv;
+	if ((rv = get_num(r, "drop", 1, &out->drop, where, err, err_size))
+	    || (rv = get_int(r, "rank_fall", 1, HSI_RULE_RANK_FALL_MAX,
+	            &out->rank_fall, where, err, err_size))) {
+		return rv;
+	}
+	if (out->drop == 0 && out->rank_fall == 0) {
+		snprintf(err, err_size,
+		    "%s: a deterioration rule needs key 'drop' or "
+		    "'rank_fall' (or both)",
+		    where);
+		return HSI_EINVAL;
+	}
 	return 0;
+}
+
+static int
+parse_rule(
+    json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
+{
+	int rv;
+	if (!json_is_object(r)) {
+		snprintf(err, err_size, "%s: must be a JSON object", where);
+		return HSI_EINVAL;
+	}
+	out->for_periods   = 1;
+	out->clear_periods = 1;
+	if ((rv = check_keys(r, where, err, err_size))
+	    || (rv = parse_names(r, out, where, err, err_size))
+	    || (rv = parse_type(r, out, where, err, err_size))
+	    || (rv = parse_enums(r, out, where, err, err_size))
+	    || (rv = get_int(r, "for_periods", 1, HSI_RULE_PERIODS_MAX,
+	            &out->for_periods, where, err, err_size))
+	    || (rv = get_int(r, "clear_periods", 1, HSI_RULE_PERIODS_MAX,
+	            &out->clear_periods, where, err, err_size))) {
+		return rv;
+	}
+	return out->type == HSI_RULE_THRESHOLD
+	    ? parse_threshold(r, out, where, err, err_size)
+	    : parse_deterioration(r, out, where, err, err_size);
 }
 
 static int
@@ -374,6 +495,39 @@ hsi_rule_breached(const hsi_rule *rule, double value)
 		return value >= rule->threshold;
 	}
 	return 0;
+}
+
+int
+hsi_rule_cleared(const hsi_rule *rule, double value)
+{
+	double d = rule->deadband;
+	switch (rule->op) {
+	case HSI_OP_LT:
+		return value >= rule->threshold + d;
+	case HSI_OP_LE:
+		return value > rule->threshold + d;
+	case HSI_OP_GT:
+		return value <= rule->threshold - d;
+	case HSI_OP_GE:
+		return value < rule->threshold - d;
+	}
+	return 0;
+}
+
+int
+hsi_rule_deteriorated(const hsi_rule *rule, int has_delta, double delta,
+    int has_rank, int rank_delta)
+{
+	return (rule->drop > 0 && has_delta && delta <= -rule->drop)
+	    || (rule->rank_fall > 0 && has_rank
+	        && rank_delta <= -rule->rank_fall);
+}
+
+int
+hsi_rule_spans(const hsi_rule *rule)
+{
+	return rule->type != HSI_RULE_THRESHOLD || rule->for_periods > 1
+	    || rule->clear_periods > 1 || rule->deadband > 0;
 }
 
 const char *

@@ -6,8 +6,11 @@
  * threshold with op. Rules come from a JSON file (rules_file):
  *   {"rules":[{"name":"composite_low","level":"index","code":"hsi",
  *              "op":"<","threshold":0.45,"area_level":"province"}]}
- * validated strictly (every key required, no unknown key, no duplicate
- * name), or, without a file, from the built-in default: exactly that rule.
+ * validated strictly (no unknown key, no duplicate name), or, without a
+ * file, from the built-in default: exactly that rule. Optional keys add
+ * hysteresis ("for_periods", "clear_periods", "deadband") and a second
+ * rule type, "type":"deterioration" (a year-on-year fall: "drop" on the
+ * value's delta and/or "rank_fall" ranks); see docs/alerting.md, "Rules".
  * The same file may list "receivers" (receivers.h) for notifications.
  */
 #ifndef HSI_ALERTER_RULES_H
@@ -29,14 +32,29 @@ typedef enum {
 	HSI_OP_GE,     /* ">=" */
 } hsi_rule_op;
 
+typedef enum {
+	HSI_RULE_THRESHOLD = 0, /* "threshold": value compared with op */
+	HSI_RULE_DETERIORATION, /* "deterioration": year-on-year fall */
+} hsi_rule_type;
+
+/* Limits of the optional keys (docs/alerting.md, "Rules"). */
+#define HSI_RULE_PERIODS_MAX 100      /* for_periods, clear_periods */
+#define HSI_RULE_RANK_FALL_MAX 100000 /* rank_fall */
+
 /* One rule; a plain record, owned by its hsi_rules. */
 typedef struct {
-	char        name[HSI_RULE_NAME_MAX];
-	char        level[16]; /* index, group, indicator */
-	char        code[HSI_RULE_NAME_MAX];
-	hsi_rule_op op;
-	double      threshold;
-	char        area_level[16]; /* nation, region, province, ... */
+	char          name[HSI_RULE_NAME_MAX];
+	hsi_rule_type type;
+	char          level[16]; /* index, group, indicator */
+	char          code[HSI_RULE_NAME_MAX];
+	hsi_rule_op   op;             /* threshold rules */
+	double        threshold;      /* threshold rules */
+	char          area_level[16]; /* nation, region, province, ... */
+	int           for_periods;    /* >= 1; default 1 */
+	int           clear_periods;  /* >= 1; default 1 */
+	double        deadband;       /* >= 0; threshold rules; default 0 */
+	double        drop;      /* deterioration: > 0, or 0 when not set */
+	int           rank_fall; /* deterioration: >= 1, or 0 when not set */
 } hsi_rule;
 
 typedef struct hsi_rules hsi_rules;
@@ -70,8 +88,28 @@ size_t hsi_rules_receiver_count(const hsi_rules *rules);
  * lives. */
 const hsi_receiver *hsi_rules_receiver(const hsi_rules *rules, size_t i);
 
-/* 1 if value breaches rule, else 0. */
+/* 1 if value breaches threshold rule rule, else 0. */
 int hsi_rule_breached(const hsi_rule *rule, double value);
+
+/* 1 if value is back on the safe side of a threshold rule's threshold by
+ * at least its deadband (with deadband 0: exactly !hsi_rule_breached). */
+int hsi_rule_cleared(const hsi_rule *rule, double value);
+
+/*
+ * 1 if a deterioration rule is breached by a change of delta in value and
+ * of rank_delta ranks (has_delta / has_rank say whether each exists;
+ * a missing change never breaches), else 0.
+ */
+int hsi_rule_deteriorated(const hsi_rule *rule, int has_delta, double delta,
+    int has_rank, int rank_delta);
+
+/*
+ * 1 if the rule's alerts span periods: deterioration rules, and threshold
+ * rules with for_periods or clear_periods above 1 or a deadband. Their
+ * identity is rule|area|code and their state is replayed from the score
+ * history; other rules keep one alert per rule|area|code|period.
+ */
+int hsi_rule_spans(const hsi_rule *rule);
 
 /* "<", "<=", ">", ">=". */
 const char *hsi_rule_op_name(hsi_rule_op op);

@@ -88,13 +88,49 @@ period_words(
 	}
 }
 
+/* "fell 0.0242 to 0.4265, 20 ranks" and "ลดลง 0.0242 เหลือ 0.4265
+ * อันดับลดลง 20"; "no longer falling" once resolved. */
+static void
+format_deterioration(const hsi_transition *t, const char *pen, const char *pth,
+    char *en, size_t en_size, char *th, size_t th_size)
+{
+	char buf[1024], ren[64] = "", rth[96] = "";
+	if (strcmp(t->state, "resolved") == 0) {
+		snprintf(buf, sizeof(buf),
+		    "%s (%s): %s %.4f no longer falling %s", t->area_en,
+		    t->area, t->what_en, t->value, pen);
+		hsi_summary_copy(en, en_size, buf);
+		snprintf(buf, sizeof(buf), "%s: %s %.4f ไม่ลดลงตามเกณฑ์แล้ว %s",
+		    t->area_th, t->what_th, t->value, pth);
+		hsi_summary_copy(th, th_size, buf);
+		return;
+	}
+	if (t->has_rank && t->rank_delta < 0) {
+		snprintf(ren, sizeof(ren), ", down %d ranks", -t->rank_delta);
+		snprintf(rth, sizeof(rth), " อันดับลดลง %d", -t->rank_delta);
+	}
+	snprintf(buf, sizeof(buf), "%s (%s): %s fell %.4f to %.4f%s %s",
+	    t->area_en, t->area, t->what_en, t->has_delta ? -t->delta : 0.0,
+	    t->value, ren, pen);
+	hsi_summary_copy(en, en_size, buf);
+	snprintf(buf, sizeof(buf), "%s: %s ลดลง %.4f เหลือ %.4f%s %s",
+	    t->area_th, t->what_th, t->has_delta ? -t->delta : 0.0, t->value,
+	    rth, pth);
+	hsi_summary_copy(th, th_size, buf);
+}
+
 void
 hsi_summary_format(const hsi_transition *t, char *en, size_t en_size, char *th,
     size_t th_size)
 {
 	char pen[48], pth[96], buf[1024];
 	int  resolved = strcmp(t->state, "resolved") == 0;
-	int  op       = (unsigned) t->op < 4 ? (int) t->op : 0;
+	if (t->type == HSI_RULE_DETERIORATION) {
+		period_words(t->period, pen, sizeof(pen), pth, sizeof(pth));
+		format_deterioration(t, pen, pth, en, en_size, th, th_size);
+		return;
+	}
+	int op = (unsigned) t->op < 4 ? (int) t->op : 0;
 	period_words(t->period, pen, sizeof(pen), pth, sizeof(pth));
 	snprintf(buf, sizeof(buf), "%s (%s): %s %.4f %s%s %g %s", t->area_en,
 	    t->area, t->what_en, t->value, resolved ? "no longer " : "",
