@@ -947,8 +947,9 @@ main(int argc, char **argv)
 	}
 	write_stats();
 	hsi_rxq_stop(events_q);
-	nng_close(forged_pub);
-	nng_close(to_scorer);
+	/* Bounded, like the services: nng 1.5.2's close can hang (net.h). */
+	hsi_net_close_bounded(forged_pub, 3000);
+	hsi_net_close_bounded(to_scorer, 3000);
 	for (size_t i = 0; i < n_targets; i++) {
 		free(targets[i].real);
 	}
