@@ -26,91 +26,19 @@ import json
 import os
 import re
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
+
+from harness import Env, check, free_port, read, run, wait_for
 
 SCENARIO, BUILD, SRC = sys.argv[1], sys.argv[2], sys.argv[3]
 OUT = sys.argv[4] if len(sys.argv) > 4 else None
 HERE = os.path.dirname(os.path.abspath(__file__))
-BIN = {n: os.path.join(BUILD, "services", d, n) for d, n in [
-    ("scorer", "hsi-scorer"), ("ingest", "hsi-ingest"),
-    ("alerter", "hsi-alerter"), ("hsictl", "hsictl")]}
 AM_BIN = "/usr/bin/prometheus-alertmanager"
 
-passed = failed = 0
 
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(pred, timeout, what):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise SystemExit("FAIL: timed out waiting for " + what)
-
-
-def read(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
-
-
-class Env:
-    def __init__(self, tmp, url):
-        self.tmp, self.url, self.procs = tmp, url, []
-        self.db = ["--db-url", url]
-        self.ingest = "tcp://127.0.0.1:%d" % free_port()
-        self.events = "tcp://127.0.0.1:%d" % free_port()
-        self.alerter = None
-        self.files = 0
-
-    def psql(self, sql):
-        return subprocess.run(["psql", self.url, "-At", "-c", sql], check=True,
-                              capture_output=True, text=True).stdout.strip()
-
-    def start(self, name, argv):
-        log = open(os.path.join(self.tmp, name + ".log"), "a")
-        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-        self.procs.append(p)
-        return p
-
-    def setup(self):
-        subprocess.run([BIN["hsictl"], "catalog", "load",
-                        os.path.join(SRC, "tests", "e2e", "catalog.csv")]
-                       + self.db, check=True, capture_output=True)
-        self.start("hsi-scorer", [BIN["hsi-scorer"]] + self.db + [
-            "--ingest-listen", self.ingest, "--events-listen", self.events])
-        slog = os.path.join(self.tmp, "hsi-scorer.log")
-        wait_for(lambda: '"msg":"ready"' in read(slog), 30, "scorer ready")
-        self.key = os.path.join(self.tmp, "CDD.key")
-        subprocess.run([BIN["hsictl"], "key", "rotate", "CDD", "--out",
-                        self.key] + self.db, check=True, capture_output=True)
-        self.provinces = self.psql(
-            "SELECT code FROM area WHERE level = 'province' ORDER BY code"
-        ).split()
-
+class DeliveryEnv(Env):
     def rules(self, receivers):
         path = os.path.join(self.tmp, "rules.json")
         with open(path, "w") as f:
@@ -119,39 +47,6 @@ class Env:
                 "code": "t_health", "op": "<", "threshold": 0.5,
                 "area_level": "province"}], "receivers": receivers}, f)
         self.rules_file = path
-
-    def start_alerter(self):
-        self.alerter = self.start("hsi-alerter", [BIN["hsi-alerter"]] + self.db + [
-            "--events-url", self.events, "--alerts-listen",
-            "tcp://127.0.0.1:%d" % free_port(), "--rules-file", self.rules_file])
-        alog = os.path.join(self.tmp, "hsi-alerter.log")
-        n = read(alog).count('"msg":"started"')
-        wait_for(lambda: read(alog).count('"msg":"started"') > n, 30,
-                 "alerter started")
-
-    def stop_alerter(self, sig):
-        self.alerter.send_signal(sig)
-        rc = self.alerter.wait(timeout=15)
-        self.procs.remove(self.alerter)
-        self.alerter = None
-        return rc
-
-    def feed(self, values):
-        """Delivers t_health for 2024 (province -> value) through a node."""
-        inbox = os.path.join(self.tmp, "CDD", "inbox")
-        os.makedirs(inbox, exist_ok=True)
-        self.files += 1
-        with open(os.path.join(inbox, "h%d.csv" % self.files), "w") as f:
-            f.write("indicator,area,period,value\n")
-            for area, v in values.items():
-                f.write("t_health,%s,2024,%s\n" % (area, v))
-        r = subprocess.run(
-            [BIN["hsi-ingest"], "--agency", "CDD", "--node-id", "CDD-n1",
-             "--key-file", self.key, "--inbox", inbox, "--scorer-url",
-             self.ingest, "--events-url", self.events, "--once", "true"],
-            capture_output=True, text=True, timeout=120)
-        check(r.returncode == 0, "node delivers file %d: %s"
-              % (self.files, r.stderr[-300:]))
 
     def outbox(self):
         rows = self.psql("SELECT notification_id, receiver, attempts, "
@@ -382,36 +277,10 @@ def s_alertmanager(env):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="hsi-alerting-")
-    os.chmod(tmp, 0o755)
-    pg_dir = os.path.join(tmp, "pg")
-    pg_sh = os.path.join(SRC, "scripts", "pg.sh")
-    url = subprocess.run(["bash", pg_sh, "start", pg_dir], check=True,
-                         capture_output=True, text=True).stdout.strip()
-    env = Env(tmp, url)
-    try:
-        env.setup()
+    run(DeliveryEnv, BUILD, SRC, "hsi-alerting-",
         {"kill": s_kill, "backoff": s_backoff, "sigterm": s_sigterm,
-         "alertmanager": s_alertmanager}[SCENARIO](env)
-    finally:
-        for p in env.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in env.procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                check(False, "%s stops on SIGTERM" % p.args[0])
-        subprocess.run(["bash", pg_sh, "destroy", pg_dir], capture_output=True)
-        if failed:
-            for name in ("hsi-alerter", "ops", "flaky", "slow",
-                         "alertmanager"):
-                text = read(os.path.join(tmp, name + ".log"))
-                if text:
-                    print("---- %s.log (tail)\n%s" % (name, text[-3000:]))
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+         "alertmanager": s_alertmanager}[SCENARIO],
+        ("hsi-alerter", "ops", "flaky", "slow", "alertmanager"))
 
 
 if __name__ == "__main__":

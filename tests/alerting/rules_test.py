@@ -26,18 +26,11 @@ No fixed ports.
 import hashlib
 import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
+
+from harness import Env, check, run, wait_for
 
 BUILD, SRC = sys.argv[1], sys.argv[2]
-BIN = {n: os.path.join(BUILD, "services", d, n) for d, n in [
-    ("scorer", "hsi-scorer"), ("ingest", "hsi-ingest"),
-    ("alerter", "hsi-alerter"), ("hsictl", "hsictl")]}
 YEARS = list(range(2017, 2025))
 SERIES = {"A": [40, 40, 52, 60, 52, 60, 60, 60],
           "B": [46, 54, 46, 54, 46, 54, 46, 54],
@@ -51,114 +44,18 @@ RULES = {"rules": [
     {"name": "det", "type": "deterioration", "level": "indicator",
      "code": "t_health", "drop": 0.1, "area_level": "province"}]}
 
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(pred, timeout, what):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise SystemExit("FAIL: timed out waiting for " + what)
-
-
-def read(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
-
 
 def fp(rule, area):
     return hashlib.sha256(("%s|%s|t_health" % (rule, area)).encode()).hexdigest()
 
 
-class Env:
-    def __init__(self, tmp, url):
-        self.tmp, self.url, self.procs = tmp, url, []
-        self.db = ["--db-url", url]
-        self.ingest = "tcp://127.0.0.1:%d" % free_port()
-        self.events = "tcp://127.0.0.1:%d" % free_port()
-        self.alerter = None
-        self.files = 0
-
-    def psql(self, sql):
-        return subprocess.run(["psql", self.url, "-At", "-c", sql], check=True,
-                              capture_output=True, text=True).stdout.strip()
-
-    def start(self, name, argv):
-        log = open(os.path.join(self.tmp, name + ".log"), "a")
-        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-        self.procs.append(p)
-        return p
-
+class RulesEnv(Env):
     def setup(self):
-        subprocess.run([BIN["hsictl"], "migrate"] + self.db, check=True,
-                       capture_output=True)
-        subprocess.run([BIN["hsictl"], "catalog", "load",
-                        os.path.join(SRC, "tests", "e2e", "catalog.csv")]
-                       + self.db, check=True, capture_output=True)
-        self.start("hsi-scorer", [BIN["hsi-scorer"]] + self.db + [
-            "--ingest-listen", self.ingest, "--events-listen", self.events])
-        slog = os.path.join(self.tmp, "hsi-scorer.log")
-        wait_for(lambda: '"msg":"ready"' in read(slog), 30, "scorer ready")
-        self.key = os.path.join(self.tmp, "CDD.key")
-        subprocess.run([BIN["hsictl"], "key", "rotate", "CDD", "--out",
-                        self.key] + self.db, check=True, capture_output=True)
-        prov = self.psql("SELECT code FROM area WHERE level = 'province' "
-                         "ORDER BY code").split()
-        self.area = dict(zip("ABCD", prov[:4]))
+        super().setup()
+        self.area = dict(zip("ABCD", self.provinces[:4]))
         self.rules_file = os.path.join(self.tmp, "rules.json")
         with open(self.rules_file, "w") as f:
             json.dump(RULES, f)
-
-    def start_alerter(self):
-        self.alerter = self.start("hsi-alerter", [BIN["hsi-alerter"]] + self.db + [
-            "--events-url", self.events, "--alerts-listen",
-            "tcp://127.0.0.1:%d" % free_port(), "--rules-file", self.rules_file])
-        alog = os.path.join(self.tmp, "hsi-alerter.log")
-        n = read(alog).count('"msg":"started"')
-        wait_for(lambda: read(alog).count('"msg":"started"') > n, 30,
-                 "alerter started")
-
-    def stop_alerter(self):
-        self.alerter.send_signal(signal.SIGTERM)
-        rc = self.alerter.wait(timeout=15)
-        self.procs.remove(self.alerter)
-        return rc
-
-    def feed(self, year, values):
-        inbox = os.path.join(self.tmp, "CDD", "inbox")
-        os.makedirs(inbox, exist_ok=True)
-        self.files += 1
-        with open(os.path.join(inbox, "h%d.csv" % self.files), "w") as f:
-            f.write("indicator,area,period,value\n")
-            for area, v in values.items():
-                f.write("t_health,%s,%d,%s\n" % (area, year, v))
-        r = subprocess.run(
-            [BIN["hsi-ingest"], "--agency", "CDD", "--node-id", "CDD-n1",
-             "--key-file", self.key, "--inbox", inbox, "--scorer-url",
-             self.ingest, "--events-url", self.events, "--once", "true"],
-            capture_output=True, text=True, timeout=120)
-        check(r.returncode == 0, "node delivers %d: %s" % (year, r.stderr[-300:]))
 
     def events_of(self, rule, key):
         out = self.psql("SELECT state FROM alert_event WHERE fingerprint = '%s' "
@@ -171,13 +68,13 @@ class Env:
 
     def step(self, i):
         year = YEARS[i]
-        self.feed(year, {self.area[k]: SERIES[k][i] for k in SERIES})
+        self.feed({self.area[k]: SERIES[k][i] for k in SERIES}, year)
         want = i + 1  # B's hyst events: pending, cancelled, pending, ...
         wait_for(lambda: len(self.events_of("hyst", "B")) >= want, 60,
                  "B's event for %d" % year)
 
 
-def run(env):
+def body(env):
     env.setup()
     env.start_alerter()
     # 2017: A, B, D breach once: pending, nothing published.
@@ -249,33 +146,8 @@ def run(env):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="hsi-rules-")
-    os.chmod(tmp, 0o755)
-    pg_dir = os.path.join(tmp, "pg")
-    pg_sh = os.path.join(SRC, "scripts", "pg.sh")
-    url = subprocess.run(["bash", pg_sh, "start", pg_dir], check=True,
-                         capture_output=True, text=True).stdout.strip()
-    env = Env(tmp, url)
-    try:
-        run(env)
-    finally:
-        for p in env.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in env.procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        subprocess.run(["bash", pg_sh, "destroy", pg_dir], capture_output=True)
-        if failed:
-            for name in ("hsi-alerter", "hsi-scorer"):
-                text = read(os.path.join(tmp, name + ".log"))
-                if text:
-                    print("---- %s.log (tail)\n%s" % (name, text[-3000:]))
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    run(RulesEnv, BUILD, SRC, "hsi-rules-", body, ("hsi-alerter", "hsi-scorer"),
+        keep=False)
 
 
 if __name__ == "__main__":
