@@ -13,6 +13,7 @@
 #include "db.h"
 #include "envelope.h"
 #include "error.h"
+#include "scorecmd.h"
 #include "validate.h"
 
 static PGconn *
@@ -145,28 +146,10 @@ hsictl_key_retire(const char *db_url, const char *key_id)
 int
 hsictl_catalog_load(const char *db_url, const char *csv_path)
 {
-	FILE *f = fopen(csv_path, "rb");
-	if (f == NULL) {
-		perror(csv_path);
-		return 1;
-	}
-	size_t cap = 8 * 1024 * 1024;
-	char  *buf = malloc(cap + 1);
-	size_t n   = buf ? fread(buf, 1, cap + 1, f) : 0;
-	fclose(f);
-	if (buf == NULL || n > cap) {
-		fprintf(stderr, "%s: over 8 MiB; a catalog is a few KiB\n",
-		    csv_path);
-		free(buf);
-		return 1;
-	}
 	char         err[512];
 	hsi_catalog *cat;
-	int          rv = hsi_catalog_from_refdata(
-	             buf, n, csv_path, &cat, err, sizeof(err));
-	free(buf);
-	if (rv != 0) {
-		fprintf(stderr, "hsictl: %s\n", err);
+	int          rv;
+	if (hsictl_load_catalog(csv_path, &cat) != 0) {
 		return 1;
 	}
 	PGconn *c = connect_db(db_url);

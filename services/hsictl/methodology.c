@@ -13,6 +13,7 @@
 #include "error.h"
 #include "hsictl.h"
 #include "method.h"
+#include "scorecmd.h"
 #include "scoredb.h"
 
 static void
@@ -29,27 +30,6 @@ meth_usage(FILE *f)
 	    "one, or C.csv)\nand prints the filled document that would be "
 	    "stored. add stores it as a new\nversion (with the database's "
 	    "catalog); --activate makes it the one in force.\n");
-}
-
-static int
-catalog_from(const char *path, hsi_catalog **out)
-{
-	char   err[512];
-	char  *buf = NULL;
-	size_t len = 0;
-	if (path
-	    && hsi_blob_read_file(path, 8 << 20, &buf, &len, err, sizeof(err))
-	        != 0) {
-		fprintf(stderr, "hsictl: %s\n", err);
-		return 1;
-	}
-	int rv = hsi_catalog_from_refdata(
-	    buf, len, path ? path : "indicators.csv", out, err, sizeof(err));
-	free(buf);
-	if (rv != 0) {
-		fprintf(stderr, "hsictl: %s\n", err);
-	}
-	return rv ? 1 : 0;
 }
 
 static void
@@ -110,7 +90,7 @@ hsictl_methodology(int argc, char **argv)
 	int         rv = 0;
 	if (strcmp(verb, "check") == 0 && npos == 2) {
 		hsi_catalog *cat;
-		if (catalog_from(catalog, &cat) != 0) {
+		if (hsictl_load_catalog(catalog, &cat) != 0) {
 			return 1;
 		}
 		rv = hsi_method_load_file(arg, cat, &m, err, sizeof(err));

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +28,8 @@ hsictl_now_s(void)
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-static int
-load_catalog(const char *path, hsi_catalog **out)
+int
+hsictl_load_catalog(const char *path, hsi_catalog **out)
 {
 	char   err[512];
 	char  *buf = NULL;
@@ -247,7 +248,7 @@ score_input_load(const score_opts *o, score_input *in)
 	} else if (o->methodology == NULL) {
 		fprintf(stderr, "hsictl: --data needs --methodology FILE\n");
 		return 2;
-	} else if ((rv = load_catalog(o->catalog, &in->cat)) == 0) {
+	} else if ((rv = hsictl_load_catalog(o->catalog, &in->cat)) == 0) {
 		if (hsi_method_load_file(
 		        o->methodology, in->cat, &in->m, err, sizeof(err))
 		    != 0) {
@@ -557,93 +558,119 @@ score_usage(FILE *f)
 	    "timings on stderr.\n");
 }
 
+void
+score_opts_init(score_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->db_url = getenv("HSI_DB_URL");
+	o->format = "csv";
+}
+
+int
+score_opts_take(score_opts *o, int c, const char *arg)
+{
+	switch (c) {
+	case SO_METH:
+		o->methodology = arg;
+		return 1;
+	case SO_DATA:
+		o->data = arg;
+		return 1;
+	case SO_CAT:
+		o->catalog = arg;
+		return 1;
+	case SO_AREAS:
+		o->areas = arg;
+		return 1;
+	case SO_PERIOD:
+		o->period = arg;
+		return 1;
+	case SO_FORMAT:
+		o->format = arg;
+		return 1;
+	case SO_OUT:
+		o->out = arg;
+		return 1;
+	case SO_DB:
+		o->db_url = arg;
+		return 1;
+	case SO_ASOF:
+		o->as_of = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+hsictl_long_arg(const char *cmd, const char *name, const char *s, long min,
+    long max, long *out)
+{
+	char *end;
+	errno  = 0;
+	long v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+		fprintf(stderr,
+		    "hsictl %s: --%s '%s': give a whole number from %ld to "
+		    "%ld\n",
+		    cmd, name, s, min, max);
+		return 2;
+	}
+	*out = v;
+	return 0;
+}
+
 int
 hsictl_score(int argc, char **argv)
 {
 	enum {
-		O_METH = 1,
-		O_DATA,
-		O_CAT,
-		O_AREAS,
-		O_PERIOD,
-		O_FORMAT,
-		O_OUT,
-		O_COMP,
+		O_COMP = SO_OWN,
 		O_REPEAT,
 		O_TIMING,
-		O_DB,
 		O_VERSION,
-		O_ASOF,
 		O_WRITE,
-		O_NOCHG,
-		O_HELP
+		O_NOCHG
 	};
 	static const struct option opts[] = {
-		{ "methodology", required_argument, NULL, O_METH },
-		{ "data", required_argument, NULL, O_DATA },
-		{ "catalog", required_argument, NULL, O_CAT },
-		{ "areas", required_argument, NULL, O_AREAS },
-		{ "period", required_argument, NULL, O_PERIOD },
+		SCORE_INPUT_OPTIONS,
 		{ "no-changes", no_argument, NULL, O_NOCHG },
-		{ "format", required_argument, NULL, O_FORMAT },
-		{ "out", required_argument, NULL, O_OUT },
 		{ "composite-only", no_argument, NULL, O_COMP },
 		{ "repeat", required_argument, NULL, O_REPEAT },
 		{ "timing", no_argument, NULL, O_TIMING },
-		{ "db-url", required_argument, NULL, O_DB },
 		{ "methodology-version", required_argument, NULL, O_VERSION },
-		{ "as-of", required_argument, NULL, O_ASOF },
 		{ "write", no_argument, NULL, O_WRITE },
-		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	score_opts  o;
-	const char *format = "csv", *out = NULL;
-	int         comp = 0, repeat = 1, timing = 0, write = 0, c;
-	int         no_changes = 0;
-	memset(&o, 0, sizeof(o));
-	o.db_url = getenv("HSI_DB_URL");
-	optind   = 1;
+	score_opts o;
+	long       repeat = 1, version = 0;
+	int        comp = 0, timing = 0, write = 0, no_changes = 0, c;
+	score_opts_init(&o);
+	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (score_opts_take(&o, c, optarg)) {
+			continue;
+		}
 		switch (c) {
-		case O_METH:
-			o.methodology = optarg;
-			break;
-		case O_DATA:
-			o.data = optarg;
-			break;
-		case O_CAT:
-			o.catalog = optarg;
-			break;
-		case O_AREAS:
-			o.areas = optarg;
-			break;
-		case O_PERIOD:
-			o.period = optarg;
-			break;
-		case O_FORMAT:
-			format = optarg;
-			break;
-		case O_OUT:
-			out = optarg;
-			break;
 		case O_COMP:
 			comp = 1;
 			break;
 		case O_REPEAT:
-			repeat = atoi(optarg);
+			if (hsictl_long_arg(
+			        "score", "repeat", optarg, 1, 100000, &repeat)
+			    != 0) {
+				return 2;
+			}
 			break;
 		case O_TIMING:
 			timing = 1;
 			break;
-		case O_DB:
-			o.db_url = optarg;
-			break;
 		case O_VERSION:
-			o.version = atoi(optarg);
-			break;
-		case O_ASOF:
-			o.as_of = optarg;
+			if (hsictl_long_arg("score", "methodology-version",
+			        optarg, 1, INT32_MAX, &version)
+			    != 0) {
+				return 2;
+			}
+			o.version = (int) version;
 			break;
 		case O_WRITE:
 			write = 1;
@@ -651,7 +678,7 @@ hsictl_score(int argc, char **argv)
 		case O_NOCHG:
 			no_changes = 1;
 			break;
-		case O_HELP:
+		case SO_HELP:
 			score_usage(stdout);
 			return 0;
 		default:
@@ -659,14 +686,14 @@ hsictl_score(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc || repeat < 1 || repeat > 100000
+	const char *format = o.format, *out = o.out;
+	if (optind < argc
 	    || (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
-	    || o.version < 0 || (write && o.data != NULL)) {
+	    || (write && o.data != NULL)) {
 		fprintf(stderr, "hsictl score: %s\n",
 		    optind < argc ? "unexpected argument"
 		        : write   ? "--write works on the database, not files"
-		                  : "bad --format, --repeat or "
-		                    "--methodology-version");
+		                  : "--format is csv or json");
 		score_usage(stderr);
 		return 2;
 	}
@@ -681,7 +708,7 @@ hsictl_score(int argc, char **argv)
 	double     best = INFINITY;
 	memset(&p, 0, sizeof(p));
 	memset(&r, 0, sizeof(r));
-	for (int k = 0; rv == 0 && k < repeat; k++) {
+	for (long k = 0; rv == 0 && k < repeat; k++) {
 		hsi_result_fini(&r);
 		hsi_panel_fini(&p);
 		double t0 = hsictl_now_s();

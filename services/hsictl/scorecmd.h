@@ -19,7 +19,52 @@ typedef struct {
 	const char *methodology, *data, *catalog, *areas, *period;
 	const char *db_url, *as_of;
 	int         version;
+	const char *format, *out; /* "csv" or "json"; NULL = stdout */
 } score_opts;
+
+/*
+ * The options score and sensitivity share: their getopt_long entries
+ * (SCORE_INPUT_OPTIONS, codes from SO_METH up) and their handling.
+ */
+enum {
+	SO_METH = 0x100,
+	SO_DATA,
+	SO_CAT,
+	SO_AREAS,
+	SO_PERIOD,
+	SO_FORMAT,
+	SO_OUT,
+	SO_DB,
+	SO_ASOF,
+	SO_HELP,
+	SO_OWN /* first code of a command's own options */
+};
+#define SCORE_INPUT_OPTIONS                                                   \
+	{ "methodology", required_argument, NULL, SO_METH },                  \
+	    { "data", required_argument, NULL, SO_DATA },                     \
+	    { "catalog", required_argument, NULL, SO_CAT },                   \
+	    { "areas", required_argument, NULL, SO_AREAS },                   \
+	    { "period", required_argument, NULL, SO_PERIOD },                 \
+	    { "format", required_argument, NULL, SO_FORMAT },                 \
+	    { "out", required_argument, NULL, SO_OUT },                       \
+	    { "db-url", required_argument, NULL, SO_DB },                     \
+	    { "as-of", required_argument, NULL, SO_ASOF },                    \
+	{                                                                     \
+		"help", no_argument, NULL, SO_HELP                            \
+	}
+
+/* Defaults: csv to stdout, the database from $HSI_DB_URL. */
+void score_opts_init(score_opts *o);
+
+/* Takes option c (with arg) if it is a shared one: 1 taken, 0 not. */
+int score_opts_take(score_opts *o, int c, const char *arg);
+
+/*
+ * A whole number in [min, max] for option name, or a message on stderr
+ * saying what was given and what is accepted; 0 or 2 (usage).
+ */
+int hsictl_long_arg(const char *cmd, const char *name, const char *s, long min,
+    long max, long *out);
 
 typedef struct {
 	hsi_catalog  *cat;
@@ -47,5 +92,12 @@ int score_compute(const score_input *in, const hsi_method *m, hsi_panel *p,
     hsi_result *r, int changes);
 
 double hsictl_now_s(void);
+
+/*
+ * The catalog of path (an indicators CSV, at most 8 MiB) over the built-in
+ * reference data, or the built-in one when path is NULL. 0, or 1 after
+ * printing what was wrong.
+ */
+int hsictl_load_catalog(const char *path, hsi_catalog **out);
 
 #endif

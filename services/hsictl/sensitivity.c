@@ -6,6 +6,7 @@
  * mean absolute rank shift.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,89 +78,51 @@ root_ranks(const hsi_method *m, const hsi_result *r, size_t yi, int *out)
 int
 hsictl_sensitivity(int argc, char **argv)
 {
-	enum {
-		O_METH = 1,
-		O_DATA,
-		O_CAT,
-		O_AREAS,
-		O_PERIOD,
-		O_RUNS,
-		O_SPREAD,
-		O_NORMS,
-		O_SEED,
-		O_FORMAT,
-		O_OUT,
-		O_DB,
-		O_ASOF,
-		O_HELP
-	};
+	enum { O_RUNS = SO_OWN, O_SPREAD, O_NORMS, O_SEED };
 	static const struct option opts[] = {
-		{ "methodology", required_argument, NULL, O_METH },
-		{ "data", required_argument, NULL, O_DATA },
-		{ "catalog", required_argument, NULL, O_CAT },
-		{ "areas", required_argument, NULL, O_AREAS },
-		{ "period", required_argument, NULL, O_PERIOD },
+		SCORE_INPUT_OPTIONS,
 		{ "runs", required_argument, NULL, O_RUNS },
 		{ "weight-spread", required_argument, NULL, O_SPREAD },
 		{ "normalisations", no_argument, NULL, O_NORMS },
 		{ "seed", required_argument, NULL, O_SEED },
-		{ "format", required_argument, NULL, O_FORMAT },
-		{ "out", required_argument, NULL, O_OUT },
-		{ "db-url", required_argument, NULL, O_DB },
-		{ "as-of", required_argument, NULL, O_ASOF },
-		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	score_opts  o;
-	const char *format = "csv", *out = NULL;
-	int         runs = 1000, norms = 0, c;
-	double      spread = 0.25;
-	uint64_t    seed   = 1;
-	memset(&o, 0, sizeof(o));
-	o.db_url = getenv("HSI_DB_URL");
-	optind   = 1;
+	score_opts o;
+	long       runs = 1000, seed_arg = 1;
+	int        norms  = 0, c;
+	double     spread = 0.25;
+	char      *end;
+	score_opts_init(&o);
+	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (score_opts_take(&o, c, optarg)) {
+			continue;
+		}
 		switch (c) {
-		case O_METH:
-			o.methodology = optarg;
-			break;
-		case O_DATA:
-			o.data = optarg;
-			break;
-		case O_CAT:
-			o.catalog = optarg;
-			break;
-		case O_AREAS:
-			o.areas = optarg;
-			break;
-		case O_PERIOD:
-			o.period = optarg;
-			break;
 		case O_RUNS:
-			runs = atoi(optarg);
+			if (hsictl_long_arg("sensitivity", "runs", optarg, 1,
+			        1000000, &runs)
+			    != 0) {
+				return 2;
+			}
 			break;
 		case O_SPREAD:
-			spread = atof(optarg);
+			spread = strtod(optarg, &end);
+			if (end == optarg || *end != '\0') {
+				spread = -1; /* refused below */
+			}
 			break;
 		case O_NORMS:
 			norms = 1;
 			break;
 		case O_SEED:
-			seed = strtoull(optarg, NULL, 10);
+			if (hsictl_long_arg("sensitivity", "seed", optarg, 0,
+			        LONG_MAX, &seed_arg)
+			    != 0) {
+				return 2;
+			}
 			break;
-		case O_FORMAT:
-			format = optarg;
-			break;
-		case O_OUT:
-			out = optarg;
-			break;
-		case O_DB:
-			o.db_url = optarg;
-			break;
-		case O_ASOF:
-			o.as_of = optarg;
-			break;
-		case O_HELP:
+		case SO_HELP:
 			sens_usage(stdout);
 			return 0;
 		default:
@@ -167,13 +130,14 @@ hsictl_sensitivity(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc || runs < 1 || runs > 1000000 || !(spread >= 0)
-	    || spread >= 1
+	const char *format = o.format, *out = o.out;
+	uint64_t    seed = (uint64_t) seed_arg;
+	if (optind < argc || !(spread >= 0) || spread >= 1
 	    || (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)) {
-		fprintf(stderr,
-		    "hsictl sensitivity: --runs 1..1000000, --weight-spread "
-		    "in "
-		    "[0, 1), --format csv|json\n");
+		fprintf(stderr, "hsictl sensitivity: %s\n",
+		    optind < argc ? "unexpected argument"
+		                  : "--weight-spread is a number in [0, 1), "
+		                    "--format csv or json");
 		sens_usage(stderr);
 		return 2;
 	}
@@ -301,8 +265,8 @@ hsictl_sensitivity(int argc, char **argv)
 		if (!csv) {
 			json_t *j = json_pack(
 			    "{s:s, s:i, s:f, s:b, s:I, s:f, s:o}", "period",
-			    period, "runs", runs, "weight_spread", spread,
-			    "normalisations", norms, "seed",
+			    period, "runs", (int) runs, "weight_spread",
+			    spread, "normalisations", norms, "seed",
 			    (json_int_t) seed0, "mean_abs_rank_shift",
 			    shift / (double) R, "areas", areas);
 			json_dumpf(j, f, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
@@ -315,7 +279,7 @@ hsictl_sensitivity(int argc, char **argv)
 		    "%s: %d runs, weight spread %g%s: mean absolute rank "
 		    "shift "
 		    "%.4f\n",
-		    period, runs, spread,
+		    period, (int) runs, spread,
 		    norms ? ", normalisations drawn" : "", shift / (double) R);
 		if (out) {
 			fclose(f);
