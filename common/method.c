@@ -497,6 +497,60 @@ link_tree(hsi_method *m)
 	return 0;
 }
 
+/* by_code: the leaf columns sorted by indicator code, for look-ups. */
+typedef struct {
+	const char *code;
+	int         col;
+} code_col;
+
+static int
+cmp_code_col(const void *a, const void *b)
+{
+	return strcmp(
+	    ((const code_col *) a)->code, ((const code_col *) b)->code);
+}
+
+static int
+index_codes(hsi_method *m)
+{
+	code_col *v = malloc((m->n_leaves + 1) * sizeof(*v));
+	m->by_code  = malloc((m->n_leaves + 1) * sizeof(int));
+	if (v == NULL || m->by_code == NULL) {
+		free(v);
+		return HSI_ENOMEM;
+	}
+	for (size_t c = 0; c < m->n_leaves; c++) {
+		v[c].code = m->nodes[m->leaf_node[c]].code;
+		v[c].col  = (int) c;
+	}
+	qsort(v, m->n_leaves, sizeof(*v), cmp_code_col);
+	for (size_t c = 0; c < m->n_leaves; c++) {
+		m->by_code[c] = v[c].col;
+	}
+	free(v);
+	return 0;
+}
+
+int
+hsi_method_col(const hsi_method *m, const char *code)
+{
+	size_t lo = 0, hi = m->n_leaves;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int    col = m->by_code[mid];
+		int    c   = strcmp(m->nodes[m->leaf_node[col]].code, code);
+		if (c == 0) {
+			return col;
+		}
+		if (c < 0) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return -1;
+}
+
 static int
 check_unique(parser *p)
 {
@@ -712,6 +766,9 @@ hsi_method_from_json(const json_t *doc, const hsi_catalog *cat,
 	}
 	if (rv == 0) {
 		rv = link_tree(m);
+	}
+	if (rv == 0) {
+		rv = index_codes(m);
 	}
 	if (rv == 0) {
 		for (size_t i = 0; i < m->n_nodes; i++) {
@@ -952,5 +1009,6 @@ hsi_method_free(hsi_method *m)
 	free(m->nodes);
 	free(m->children);
 	free(m->leaf_node);
+	free(m->by_code);
 	free(m);
 }

@@ -82,8 +82,9 @@ typedef struct hsi_method {
 	int       *children;
 	size_t     n_groups;
 	size_t     n_leaves;
-	int       *leaf_node;  /* [col] -> node index */
-	int        max_carry;  /* largest carry_forward max_age, 0 if none */
+	int       *leaf_node; /* [col] -> node index */
+	int       *by_code;   /* leaf columns in code order (hsi_method_col) */
+	int        max_carry; /* largest carry_forward max_age, 0 if none */
 	int        uses_panel; /* some leaf normalises over all years */
 } hsi_method;
 
@@ -118,6 +119,9 @@ int hsi_method_default(const hsi_catalog *cat, hsi_method **out);
 json_t *hsi_method_to_json(const hsi_method *m);
 
 void hsi_method_free(hsi_method *m);
+
+/* The panel column of indicator code, or -1 if it is not a leaf. */
+int hsi_method_col(const hsi_method *m, const char *code);
 
 /* The band of a published value, or NULL. */
 const hsi_band *hsi_method_band(const hsi_method *m, double published);

@@ -163,11 +163,6 @@ hsi_scoredb_years(PGconn *db, const hsi_method *m, int *first, int *last)
 	return rv;
 }
 
-typedef struct {
-	const char *code;
-	int         col;
-} col_key;
-
 /* A float8 in PostgreSQL's binary format (big-endian IEEE 754). */
 static double
 be_double(const char *p)
@@ -180,13 +175,6 @@ be_double(const char *p)
 	double d;
 	memcpy(&d, &u, sizeof(d));
 	return d;
-}
-
-static int
-cmp_col_key(const void *a, const void *b)
-{
-	return strcmp(
-	    ((const col_key *) a)->code, ((const col_key *) b)->code);
 }
 
 int
@@ -226,40 +214,29 @@ hsi_scoredb_load(PGconn *db, const hsi_method *m, const hsi_areas *ar,
 		PQclear(r);
 		return HSI_EDB;
 	}
-	col_key  *keys = malloc((m->n_leaves + 1) * sizeof(*keys));
 	size_t    n = (size_t) PQntuples(r), k = 0;
 	hsi_pobs *o = malloc((n + 1) * sizeof(*o));
-	if (keys == NULL || o == NULL) {
-		free(keys);
-		free(o);
+	if (o == NULL) {
 		PQclear(r);
 		return HSI_ENOMEM;
 	}
-	for (size_t c = 0; c < m->n_leaves; c++) {
-		keys[c].code = m->nodes[m->leaf_node[c]].code;
-		keys[c].col  = (int) c;
-	}
-	qsort(keys, m->n_leaves, sizeof(*keys), cmp_col_key);
 	for (size_t i = 0; i < n; i++) {
-		col_key  want = { PQgetvalue(r, (int) i, 0), 0 };
-		col_key *hit  = bsearch(
-		     &want, keys, m->n_leaves, sizeof(*keys), cmp_col_key);
-		int         a  = hsi_areas_find(ar, PQgetvalue(r, (int) i, 1));
+		int leaf       = hsi_method_col(m, PQgetvalue(r, (int) i, 0));
+		int a          = hsi_areas_find(ar, PQgetvalue(r, (int) i, 1));
 		const char *ps = PQgetvalue(r, (int) i, 2);
 		hsi_period  pe;
-		if (hit == NULL || a < 0
+		if (leaf < 0 || a < 0
 		    || hsi_period_parse(ps, strlen(ps), &pe, NULL) != 0) {
 			continue;
 		}
 		o[k].area  = a;
-		o[k].col   = hit->col;
+		o[k].col   = leaf;
 		o[k].year  = hsi_obs_year(m, &pe);
 		o[k].order = hsi_obs_order(&pe);
 		o[k].value = be_double(PQgetvalue(r, (int) i, 3));
 		k++;
 	}
 	PQclear(r);
-	free(keys);
 	*obs   = o;
 	*n_obs = k;
 	return 0;

@@ -51,18 +51,6 @@ hsictl_load_catalog(const char *path, hsi_catalog **out)
 	return 0;
 }
 
-typedef struct {
-	const char *code;
-	int         col;
-} col_key;
-
-static int
-cmp_key(const void *a, const void *b)
-{
-	return strcmp(
-	    ((const col_key *) a)->code, ((const col_key *) b)->code);
-}
-
 /* D.csv: area,indicator,period,value[,status]. */
 static int
 load_data(const char *path, score_input *in)
@@ -80,33 +68,24 @@ load_data(const char *path, score_input *in)
 		fprintf(stderr, "hsictl: %s\n", err);
 		return 1;
 	}
-	col_key *keys = malloc((m->n_leaves + 1) * sizeof(*keys));
-	in->obs       = malloc(cap * sizeof(hsi_pobs));
-	if (keys == NULL || in->obs == NULL) {
-		free(keys);
+	in->obs = malloc(cap * sizeof(hsi_pobs));
+	if (in->obs == NULL) {
 		free(buf);
 		fprintf(stderr, "hsictl: out of memory\n");
 		return 1;
 	}
-	for (size_t c = 0; c < m->n_leaves; c++) {
-		keys[c].code = m->nodes[m->leaf_node[c]].code;
-		keys[c].col  = (int) c;
-	}
-	qsort(keys, m->n_leaves, sizeof(*keys), cmp_key);
 	int rv    = hsi_table_open(&t, path, buf, len, want, err, sizeof(err));
 	in->first = INT32_MAX;
 	in->last  = INT32_MIN;
 	while (rv == 0 && (rv = hsi_table_next(&t)) == 1) {
-		rv                 = 0;
-		const char *area   = hsi_table_get(&t, 0);
-		const char *ind    = hsi_table_get(&t, 1);
-		const char *ps     = hsi_table_get(&t, 2);
-		const char *vs     = hsi_table_get(&t, 3);
-		const char *st     = hsi_table_get(&t, 4);
-		col_key     want_k = { ind, 0 };
-		col_key    *hit    = bsearch(
-		          &want_k, keys, m->n_leaves, sizeof(*keys), cmp_key);
-		int            a = hsi_areas_find(&in->ar, area);
+		rv                  = 0;
+		const char    *area = hsi_table_get(&t, 0);
+		const char    *ind  = hsi_table_get(&t, 1);
+		const char    *ps   = hsi_table_get(&t, 2);
+		const char    *vs   = hsi_table_get(&t, 3);
+		const char    *st   = hsi_table_get(&t, 4);
+		int            col  = hsi_method_col(m, ind);
+		int            a    = hsi_areas_find(&in->ar, area);
 		hsi_period     pe;
 		hsi_period_err pe_err;
 		if (a < 0) {
@@ -123,7 +102,7 @@ load_data(const char *path, score_input *in)
 			rv = HSI_EINVAL;
 			break;
 		}
-		if (hit == NULL || vs[0] == '\0'
+		if (col < 0 || vs[0] == '\0'
 		    || (st != NULL && strcmp(st, "M") == 0)) {
 			continue; /* not scored, or missing */
 		}
@@ -153,7 +132,7 @@ load_data(const char *path, score_input *in)
 		}
 		hsi_pobs *o = &in->obs[n++];
 		o->area     = a;
-		o->col      = hit->col;
+		o->col      = col;
 		o->year     = hsi_obs_year(m, &pe);
 		o->order    = hsi_obs_order(&pe);
 		o->value    = v;
@@ -162,7 +141,6 @@ load_data(const char *path, score_input *in)
 	}
 	hsi_table_close(&t);
 	free(buf);
-	free(keys);
 	in->n_obs = n;
 	if (rv != 0) {
 		fprintf(stderr, "hsictl: %s\n", err);
