@@ -147,42 +147,51 @@ pick(const char *s, const char *const *names, size_t n)
 	return -1;
 }
 
+/*
+ * An optional string field naming one of n choices: its index into *out,
+ * untouched when the field is absent, refused (listing the choices)
+ * otherwise.
+ */
 static int
-parse_agg(parser *p, const char *path, const json_t *o, hsi_agg *out)
+parse_choice(parser *p, const char *path, const json_t *o, const char *key,
+    const char *const *names, size_t n, int *out)
 {
 	const char *s;
-	int         rv = get_str(p, path, o, "aggregation", &s);
+	int         rv = get_str(p, path, o, key, &s);
 	if (rv != 0 || s == NULL) {
 		return rv;
 	}
-	int k = pick(s, agg_names, 3);
+	int k = pick(s, names, n);
 	if (k < 0) {
-		return fail(p, path,
-		    "aggregation \"%s\" is not one of arithmetic, geometric, "
-		    "harmonic",
-		    s);
+		char list[128] = "";
+		for (size_t i = 0; i < n; i++) {
+			size_t l = strlen(list);
+			snprintf(list + l, sizeof(list) - l, "%s%s",
+			    i ? ", " : "", names[i]);
+		}
+		return fail(
+		    p, path, "%s \"%s\" is not one of %s", key, s, list);
 	}
-	*out = (hsi_agg) k;
+	*out = k;
 	return 0;
+}
+
+static int
+parse_agg(parser *p, const char *path, const json_t *o, hsi_agg *out)
+{
+	int k  = (int) *out;
+	int rv = parse_choice(p, path, o, "aggregation", agg_names, 3, &k);
+	*out   = (hsi_agg) k;
+	return rv;
 }
 
 static int
 parse_norm(parser *p, const char *path, const json_t *o, hsi_norm *out)
 {
-	const char *s;
-	int         rv = get_str(p, path, o, "normalisation", &s);
-	if (rv != 0 || s == NULL) {
-		return rv;
-	}
-	int k = pick(s, norm_names, 4);
-	if (k < 0) {
-		return fail(p, path,
-		    "normalisation \"%s\" is not one of goalpost, minmax, "
-		    "panel, zscore",
-		    s);
-	}
-	*out = (hsi_norm) k;
-	return 0;
+	int k  = (int) *out;
+	int rv = parse_choice(p, path, o, "normalisation", norm_names, 4, &k);
+	*out   = (hsi_norm) k;
+	return rv;
 }
 
 static int

@@ -381,6 +381,26 @@ put_f8_array(copy_buf *b, const double *v, size_t n, size_t stride)
 	}
 }
 
+/* An int4[] of v[0..n), the elements equal to none as NULL. */
+static void
+put_i4_array(copy_buf *b, const int *v, size_t n, int none)
+{
+	size_t bytes = 0;
+	int    nulls = 0;
+	for (size_t i = 0; i < n; i++) {
+		bytes += v[i] == none ? 4 : 8;
+		nulls |= v[i] == none;
+	}
+	put_array_header(b, OID_INT4, n, bytes, nulls);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] == none) {
+			put_null(b);
+		} else {
+			put_int4(b, v[i]);
+		}
+	}
+}
+
 /* One area's row of score_area. */
 static void
 put_area_row(copy_buf *b, const hsi_method *m, const hsi_areas *ar,
@@ -407,24 +427,13 @@ put_area_row(copy_buf *b, const hsi_method *m, const hsi_areas *ar,
 		tmp[i] = hsi_result_coverage(r, m, ya, i);
 	}
 	put_f8_array(b, tmp, N, 1);
-	/* rank: groups only */
-	bytes = 0;
-	nulls = 0;
+	/* rank: groups only (ranks start at 1; 0 = none) */
 	for (size_t i = 0; i < N; i++) {
 		const hsi_mnode *n = &m->nodes[i];
 		itmp[i] = n->is_group ? r->rank[ya * G + (size_t) n->group_ord]
 		                      : 0;
-		bytes += itmp[i] > 0 ? 8 : 4;
-		nulls |= itmp[i] <= 0;
 	}
-	put_array_header(b, OID_INT4, N, bytes, nulls);
-	for (size_t i = 0; i < N; i++) {
-		if (itmp[i] > 0) {
-			put_int4(b, itmp[i]);
-		} else {
-			put_null(b);
-		}
-	}
+	put_i4_array(b, itmp, N, 0);
 	/* band: groups with a score */
 	bytes = 0;
 	nulls = 0;
@@ -450,25 +459,13 @@ put_area_row(copy_buf *b, const hsi_method *m, const hsi_areas *ar,
 	}
 	put_f8_array(b, tmp, N, 1);
 	/* rank change: groups, where both ranks exist */
-	bytes = 0;
-	nulls = 0;
 	for (size_t i = 0; i < N; i++) {
 		const hsi_mnode *n = &m->nodes[i];
 		itmp[i]            = n->is_group && r->rank_change
 		               ? r->rank_change[ya * G + (size_t) n->group_ord]
 		               : HSI_NO_RANK_CHANGE;
-		int null           = itmp[i] == HSI_NO_RANK_CHANGE;
-		bytes += null ? 4 : 8;
-		nulls |= null;
 	}
-	put_array_header(b, OID_INT4, N, bytes, nulls);
-	for (size_t i = 0; i < N; i++) {
-		if (itmp[i] != HSI_NO_RANK_CHANGE) {
-			put_int4(b, itmp[i]);
-		} else {
-			put_null(b);
-		}
-	}
+	put_i4_array(b, itmp, N, HSI_NO_RANK_CHANGE);
 	if (r->contrib) {
 		put_f8_array(b, &r->contrib[ya * N], N, 1);
 	} else {
