@@ -178,8 +178,26 @@ load_db(const score_opts *o, score_input *in)
 		    "HSI_DB_URL)\n");
 		return 2;
 	}
-	if (hsi_db_open(o->db_url, &in->db, err, sizeof(err)) != 0
-	    || hsi_catalog_load_db(in->db, &in->cat, err, sizeof(err)) != 0
+	if (hsi_db_open(o->db_url, &in->db, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hsictl: %s\n", err);
+		return 1;
+	}
+	if (o->as_of != NULL) {
+		const char *p[1] = { o->as_of };
+		PGresult *r = PQexecParams(in->db, "SELECT $1::timestamptz", 1,
+		    NULL, p, NULL, NULL, 0);
+		int       ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+		PQclear(r);
+		if (!ok) {
+			fprintf(stderr,
+			    "hsictl score: --as-of '%s' is not a time; give "
+			    "e.g. '2025-03-31', '2025-03-31 17:00+07' or "
+			    "'2025-03-31T10:00Z'\n",
+			    o->as_of);
+			return 2;
+		}
+	}
+	if (hsi_catalog_load_db(in->db, &in->cat, err, sizeof(err)) != 0
 	    || hsi_scoredb_method(in->db, o->version, o->as_of, in->cat,
 	           &in->m, err, sizeof(err))
 	        != 0
@@ -194,6 +212,8 @@ load_db(const score_opts *o, score_input *in)
 		fprintf(stderr, "hsictl: the database has no observations\n");
 		return 1;
 	}
+	in->span_first = in->first;
+	in->span_last  = in->last;
 	if (o->period != NULL) {
 		int rv = parse_period(o->period, m, &in->only);
 		if (rv != 0) {
@@ -242,7 +262,9 @@ score_input_load(const score_opts *o, score_input *in)
 			fprintf(stderr, "hsictl: %s\n", err);
 			return 1;
 		}
-		rv = load_data(o->data, in);
+		rv             = load_data(o->data, in);
+		in->span_first = in->first;
+		in->span_last  = in->last;
 		if (rv == 0 && o->period != NULL) {
 			rv = parse_period(o->period, in->m, &in->only);
 		}
@@ -693,6 +715,20 @@ hsictl_score(int argc, char **argv)
 		rv        = score_compute(&in, in.m, &p, &r, !no_changes);
 		double dt = hsictl_now_s() - t0;
 		best      = dt < best ? dt : best;
+	}
+	if (rv == 0 && in.only
+	    && (in.only < p.first_year
+	        || in.only >= p.first_year + (int) p.n_years
+	        || !p.year_present[in.only - p.first_year])) {
+		char label[HSI_PERIOD_MAX];
+		hsi_year_label(in.m, in.only, label, sizeof(label));
+		fprintf(stderr,
+		    "hsictl score: no data for %s (the data cover %d to %d)\n",
+		    label, in.span_first, in.span_last);
+		hsi_result_fini(&r);
+		hsi_panel_fini(&p);
+		score_input_free(&in);
+		return 1;
 	}
 	double write_s = 0, t0 = hsictl_now_s();
 	if (rv == 0 && write) {

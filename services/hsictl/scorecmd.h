@@ -73,8 +73,9 @@ typedef struct {
 	hsi_pobs     *obs;
 	size_t        n_obs;
 	hsi_col_rule *rules;
-	int           first, last; /* index years to build */
-	int           only;        /* --period's index year, or 0 */
+	int           first, last;           /* index years to build */
+	int           span_first, span_last; /* index years with data */
+	int           only;                  /* --period's index year, or 0 */
 	PGconn       *db;
 	double        load_s;
 } score_input;

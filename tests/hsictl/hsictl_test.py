@@ -96,6 +96,15 @@ def main():
         r = run("score", "--methodology", m, "--areas", ba, "--data", dd)
         check(r.returncode == 1 and "parent XX" in r.stderr,
               "unknown parent refused: %s" % r.stderr)
+        r = run("score", "--methodology", m, "--areas", a, "--data", dd,
+                "--period", "2030")
+        check(r.returncode == 1 and "no data for 2030 (the data cover 2023 "
+              "to 2023)" in r.stderr, "a period without data is said: %s"
+              % r.stderr)
+        r = run("score", "--methodology", m, "--areas", a, "--data", dd,
+                "--repeat", "many")
+        check(r.returncode == 2 and "--repeat 'many'" in r.stderr,
+              "a bad number is refused: %s" % r.stderr)
         r = run("score", "--methodology", m, "--areas", a, "--data", dd, "--bogus")
         check(r.returncode == 2, "unknown option is a usage error")
 
