@@ -27,5 +27,15 @@ int hsictl_methodology(int argc, char **argv);
  * (tap.c): prints each message of a PUB socket as one JSON line.
  */
 int hsictl_tap(int argc, char **argv);
+/*
+ * hsictl quality [--agency CODE] [--from D] [--to D] [--by agency|indicator]
+ * (quality.c): completeness and timeliness of the agencies' data.
+ */
+int hsictl_quality(int argc, char **argv);
+/*
+ * hsictl alerts list|show|ack|unack|silence ... (alerts.c): operators'
+ * actions on alerts, over common/alertops.h.
+ */
+int hsictl_alerts(int argc, char **argv);
 
 #endif

@@ -30,7 +30,14 @@ usage(FILE *f)
 	    "                              (hsictl methodology --help)\n"
 	    "  tap --events URL ...        print the scorer's or alerter's "
 	    "events as JSON lines\n"
-	    "                              (hsictl tap --help)\n\n"
+	    "                              (hsictl tap --help)\n"
+	    "  quality ...                 who is late with their data: "
+	    "completeness and\n"
+	    "                              timeliness per agency (hsictl "
+	    "quality --help)\n"
+	    "  alerts ...                  list, show, acknowledge and "
+	    "silence alerts\n"
+	    "                              (hsictl alerts --help)\n\n"
 	    "--db-url defaults to $HSI_DB_URL.\n");
 }
 
@@ -43,6 +50,8 @@ static const struct {
 	{ "sensitivity", hsictl_sensitivity },
 	{ "methodology", hsictl_methodology },
 	{ "tap", hsictl_tap },
+	{ "quality", hsictl_quality },
+	{ "alerts", hsictl_alerts },
 };
 
 int
