@@ -265,7 +265,8 @@ hsi_info "$TOTAL sample file(s) dropped into var/nodes/*/inbox"
 
 hsi_step "starting hsi-alerter (log: var/log/alerter.log)"
 start_svc alerter "$BIN_ALERTER" --db_url "$DB_URL" \
-	--events_url "$EVENTS_URL" --alerts_listen "$ALERTS_URL"
+	--events_url "$EVENTS_URL" --alerts_listen "$ALERTS_URL" \
+	--rules_file "$ROOT/deploy/rules.json"
 
 WANT_PORT=${HSI_API_PORT:-8080}
 API_PORT=$(hsi_pick_ports "$WANT_PORT")

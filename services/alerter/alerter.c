@@ -5,6 +5,8 @@
  */
 #include "alerter.h"
 
+#include <openssl/sha.h>
+
 #include <jansson.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -18,6 +20,7 @@
 #include "error.h"
 #include "event.h"
 #include "eval.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "net.h"
 #include "notify.h"
@@ -25,6 +28,7 @@
 
 struct hsi_alerter {
 	hsi_rules      *rules;
+	char           *rules_path; /* NULL for the built-in rules */
 	PGconn         *db;
 	char           *db_url;
 	hsi_notify     *notify; /* NULL without receivers */
@@ -36,6 +40,7 @@ struct hsi_alerter {
 	int             abandoned; /* receive thread left behind on exit */
 	pthread_mutex_t mu;
 	uint64_t        last_seq; /* highest score event_seq handled */
+	char            data_mark[HSI_EVAL_MARK_MAX]; /* hsi_eval_data */
 };
 
 static int64_t
@@ -85,8 +90,7 @@ send_event(hsi_alerter *a, const Hsi__AlertEvent *ev)
 static void
 publish(hsi_alerter *a, const hsi_transition *t)
 {
-	char en[512], th[768];
-	hsi_summary_format(t, en, sizeof(en), th, sizeof(th));
+	const char     *en = t->summary_en, *th = t->summary_th;
 	Hsi__AlertEvent ev = HSI__ALERT_EVENT__INIT;
 	ev.seq             = t->seq;
 	ev.fingerprint     = (char *) t->fingerprint;
@@ -97,8 +101,8 @@ publish(hsi_alerter *a, const hsi_transition *t)
 	ev.period          = (char *) t->period;
 	ev.value           = t->value;
 	ev.threshold       = t->threshold;
-	ev.summary_en      = en;
-	ev.summary_th      = th;
+	ev.summary_en      = (char *) en;
+	ev.summary_th      = (char *) th;
 	ev.at_unix_ms      = t->at_unix_ms;
 	hsi_log_info(strcmp(t->state, "firing") == 0 ? "alert firing"
 	                                             : "alert resolved",
@@ -172,6 +176,118 @@ run_period(void *arg, const char *period)
 	return 0;
 }
 
+static int resync_locked(hsi_alerter *a);
+
+/* Evaluates the data rules (late_data, and suspicious and spike for the
+ * years changed since the last time) and publishes; with a->mu held. */
+static int
+run_data(hsi_alerter *a)
+{
+	hsi_transition *t = NULL;
+	size_t          n = 0;
+	int             rv;
+	if ((rv = ensure_db(a)) != 0) {
+		return rv;
+	}
+	if ((rv = hsi_eval_data(a->db, a->rules, a->data_mark, &t, &n)) != 0) {
+		hsi_log_error("evaluation failed", "{s:s, s:s}", "period",
+		    "(data rules)", "error", hsi_strerror(rv));
+		return rv;
+	}
+	for (size_t i = 0; i < n; i++) {
+		publish(a, &t[i]);
+	}
+	if (n > 0) {
+		hsi_notify_wake(a->notify);
+	}
+	free(t);
+	return 0;
+}
+
+/* Records the rules document in alert_rules and tells the evaluator its
+ * version; with a->mu held. */
+static int
+record_rules(hsi_alerter *a)
+{
+	size_t        len;
+	const char   *text = hsi_rules_text(a->rules, &len);
+	unsigned char md[32];
+	char          hex[65];
+	SHA256((const unsigned char *) text, len, md);
+	for (int i = 0; i < 32; i++) {
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	}
+	const char *p[3]
+	    = { hex, text, a->rules_path ? a->rules_path : "built-in rules" };
+	PGresult *r = hsi_db_query(a->db, "record rules",
+	    "INSERT INTO alert_rules (sha256, doc, source) VALUES"
+	    " ($1, $2::jsonb, $3) ON CONFLICT (sha256) DO UPDATE SET"
+	    " loaded_at = now(), source = EXCLUDED.source RETURNING version",
+	    3, p);
+	if (r == NULL) {
+		return HSI_EDB;
+	}
+	int version = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	hsi_eval_set_rules_version(version);
+	hsi_log_info("rules in force", "{s:i, s:s, s:i, s:i}", "version",
+	    version, "sha256", hex, "rules", (int) hsi_rules_count(a->rules),
+	    "receivers", (int) hsi_rules_receiver_count(a->rules));
+	return 0;
+}
+
+int
+hsi_alerter_tick(hsi_alerter *a, int clock)
+{
+	size_t queued = 0;
+	pthread_mutex_lock(&a->mu);
+	int rv = ensure_db(a);
+	if (rv == 0 && clock) {
+		rv = resync_locked(a);
+		if (rv == 0) {
+			rv = run_data(a);
+		}
+	}
+	if (rv == 0) {
+		rv = hsi_lifecycle_sweep(a->db, a->rules, &queued);
+	}
+	if (queued > 0) {
+		hsi_notify_wake(a->notify);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return rv;
+}
+
+int
+hsi_alerter_reload(
+    hsi_alerter *a, hsi_rules *rules, char *err, size_t err_size)
+{
+	pthread_mutex_lock(&a->mu);
+	hsi_rules *old = a->rules;
+	/* The delivery thread reads the receivers: it restarts with them. */
+	hsi_notify_stop(a->notify);
+	a->notify = NULL;
+	a->rules  = rules;
+	int rv    = 0;
+	if (hsi_rules_receiver_count(rules) > 0) {
+		rv = hsi_notify_start(
+		    a->db_url, rules, &a->notify, err, err_size);
+	}
+	if (rv == 0 && ensure_db(a) == 0) {
+		record_rules(a);
+		/* What the new rules say about the data now. */
+		uint64_t seq = 0;
+		char     period[HSI_PERIOD_MAX];
+		if (hsi_eval_latest(a->db, period, &seq) == 0) {
+			run_period(a, period);
+		}
+		run_data(a);
+	}
+	pthread_mutex_unlock(&a->mu);
+	hsi_rules_free(old);
+	return rv;
+}
+
 static int
 resync_locked(hsi_alerter *a)
 {
@@ -203,6 +319,16 @@ hsi_alerter_handle(hsi_alerter *a, const void *msg, size_t len)
 {
 	uint64_t seq;
 	char     period[HSI_PERIOD_MAX];
+	/* An ack means the scorer applied (or refused) a node's file: data
+	 * may have changed, whether or not a score follows. Its content does
+	 * not matter -- the observations' updated_at say what changed -- so
+	 * it needs no decoding, and a forged one costs one query. */
+	if (len > 4 && memcmp(msg, "ack.", 4) == 0) {
+		pthread_mutex_lock(&a->mu);
+		int rv = run_data(a);
+		pthread_mutex_unlock(&a->mu);
+		return rv;
+	}
 	if (hsi_score_event_decode(msg, len, &seq, period) != 0) {
 		hsi_log_warn("dropped a malformed score event", "{s:i}",
 		    "bytes", (int) len);
@@ -250,7 +376,7 @@ int
 hsi_alerter_open(const hsi_alerter_opts *opts, hsi_rules *rules,
     hsi_alerter **out, char *err, size_t err_size)
 {
-	static const char *const topics[] = { "score\n", NULL };
+	static const char *const topics[] = { "score\n", "ack.", NULL };
 	hsi_alerter             *a        = calloc(1, sizeof(*a));
 	int                      rv;
 	if (a == NULL) {
@@ -269,7 +395,10 @@ hsi_alerter_open(const hsi_alerter_opts *opts, hsi_rules *rules,
 		nng_close(a->pub);
 		goto fail;
 	}
-	if ((a->db_url = strdup(opts->db_url)) == NULL) {
+	if ((a->db_url = strdup(opts->db_url)) == NULL
+	    || (opts->rules_path != NULL
+	        && (a->rules_path = strdup(opts->rules_path)) == NULL)) {
+		free(a->db_url);
 		rv = HSI_ENOMEM;
 		nng_close(a->pub);
 		nng_close(a->sub);
@@ -290,7 +419,20 @@ int
 hsi_alerter_start(hsi_alerter *a, char *err, size_t err_size)
 {
 	char period[HSI_PERIOD_MAX];
-	int  rv = hsi_eval_latest(a->db, period, &a->last_seq);
+	int  rv = record_rules(a);
+	if (rv != 0) {
+		snprintf(err, err_size,
+		    "cannot record the rules in alert_rules (has hsi-scorer "
+		    "applied the migrations? see the database error above)");
+		return rv;
+	}
+	if ((rv = run_data(a)) != 0) {
+		snprintf(err, err_size,
+		    "cannot evaluate the data rules against PostgreSQL (see "
+		    "the database error above)");
+		return rv;
+	}
+	rv = hsi_eval_latest(a->db, period, &a->last_seq);
 	if (rv == 0) {
 		hsi_log_info("catching up", "{s:s, s:I}", "period", period,
 		    "last_seq", (json_int_t) a->last_seq);
@@ -357,6 +499,7 @@ hsi_alerter_close(hsi_alerter *a)
 	hsi_net_close_bounded(a->pub, 3000);
 	hsi_db_close(a->db);
 	free(a->db_url);
+	free(a->rules_path);
 	hsi_rules_free(a->rules);
 	pthread_mutex_destroy(&a->mu);
 	free(a);

@@ -18,7 +18,8 @@
 #include "net.h"
 #include "rules.h"
 
-/* How often main() should call hsi_alerter_resync. */
+/* How often main() should call hsi_alerter_tick, and with clock set. */
+#define HSI_ALERTER_TICK_MS 5000
 #define HSI_ALERTER_RESYNC_MS 30000
 
 typedef struct hsi_alerter hsi_alerter;
@@ -27,6 +28,7 @@ typedef struct {
 	const char *db_url;        /* required */
 	const char *events_url;    /* scorer events PUB, dialled by a SUB */
 	const char *alerts_listen; /* our PUB, listening */
+	const char *rules_path;    /* where rules came from; NULL: built-in */
 	hsi_net_tls tls;           /* for tls+tcp:// events_url */
 } hsi_alerter_opts;
 
@@ -51,6 +53,23 @@ int hsi_alerter_start(hsi_alerter *a, char *err, size_t err_size);
  * handled. Thread-safe with the receive thread. Returns 0 or HSI_EDB.
  */
 int hsi_alerter_resync(hsi_alerter *a);
+
+/*
+ * The periodic work: the lifecycle sweep (lifecycle.h) and, with clock
+ * set, a resync and the clock-driven rules (late_data). Thread-safe.
+ * Returns 0, HSI_EDB or HSI_ENOMEM.
+ */
+int hsi_alerter_tick(hsi_alerter *a, int clock);
+
+/*
+ * Replaces the rules with rules (which the alerter then owns; the old
+ * ones are freed), restarts delivery with its receivers, records the
+ * new version and evaluates the latest period and the clock rules under
+ * them. Returns 0, or HSI_EDB / HSI_ENOMEM with err when delivery could
+ * not restart (the new rules stay in force).
+ */
+int hsi_alerter_reload(
+    hsi_alerter *a, hsi_rules *rules, char *err, size_t err_size);
 
 /*
  * Handles one wire message (topic '\n' Envelope): a ScoreEvent triggers an

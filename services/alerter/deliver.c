@@ -41,6 +41,7 @@ struct hsi_notify {
 	int              woken;
 	atomic_int       stopping;
 	uint64_t         rng;
+	int64_t repushed[HSI_RECEIVERS_MAX]; /* mono ms, per receiver */
 };
 
 /*
@@ -327,11 +328,74 @@ due_in_ms(hsi_notify *n)
 	return ms;
 }
 
+/* Posts one batch of firing alerts to Alertmanager receiver rc; returns
+ * the number of alerts in it (0 at the end) or -1. */
+static int
+repush_batch(hsi_notify *n, const hsi_receiver *rc, int offset)
+{
+	char        lim[16], off[16], why[256] = "";
+	const char *p[2] = { lim, off };
+	snprintf(lim, sizeof(lim), "%d", HSI_NOTIFY_REPUSH_BATCH);
+	snprintf(off, sizeof(off), "%d", offset);
+	PGresult *r = hsi_db_query(
+	    n->db, "firing alerts", hsi_notify_sql_firing, 2, p);
+	if (r == NULL) {
+		return -1;
+	}
+	int     rows = PQntuples(r);
+	json_t *arr  = rows > 0 ? hsi_notify_am_alerts(r) : NULL;
+	char   *body = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+	int     rv   = rows;
+	if (rows > 0
+	    && (body == NULL
+	        || post(n, rc, "repush", body, why, sizeof(why)) != 0)) {
+		hsi_log_warn("alertmanager re-push failed: next in a minute",
+		    "{s:s, s:s}", "receiver", rc->name, "error",
+		    why[0] ? why : "out of memory");
+		rv = -1;
+	}
+	free(body);
+	json_decref(arr);
+	PQclear(r);
+	return rv;
+}
+
+/* Re-sends the firing alerts to every alertmanager receiver whose
+ * repush_ms has passed since its last one (notify.h). */
+static void
+repush(hsi_notify *n)
+{
+	int64_t now = mono_ms();
+	for (size_t i = 0;
+	     i < hsi_rules_receiver_count(n->rules) && i < HSI_RECEIVERS_MAX;
+	     i++) {
+		const hsi_receiver *rc = hsi_rules_receiver(n->rules, i);
+		int                 k, offset = 0;
+		if (rc->type != HSI_RECEIVER_ALERTMANAGER
+		    || now - n->repushed[i] < rc->repush_ms) {
+			continue;
+		}
+		n->repushed[i] = now;
+		while (!atomic_load(&n->stopping)
+		    && (k = repush_batch(n, rc, offset))
+		        == HSI_NOTIFY_REPUSH_BATCH) {
+			offset += k;
+		}
+	}
+}
+
 static void *
 deliver_main(void *arg)
 {
 	hsi_notify *n = arg;
+	for (size_t i = 0; i < HSI_RECEIVERS_MAX; i++) {
+		n->repushed[i]
+		    = mono_ms(); /* the first push is the outbox's */
+	}
 	while (!atomic_load(&n->stopping)) {
+		if (ensure_db(n) == 0) {
+			repush(n);
+		}
 		int rv = ensure_db(n);
 		if (rv == 0) {
 			rv = deliver_one(n);

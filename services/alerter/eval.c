@@ -10,13 +10,17 @@
  */
 #include "eval.h"
 
+#include <openssl/sha.h>
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db.h"
 #include "error.h"
+#include "evalctx.h"
 #include "log.h"
 #include "notify.h"
 #include "summary.h"
@@ -30,14 +34,9 @@ typedef struct {
 	int  row; /* in the history result */
 } obs;
 
-typedef struct {
-	PGconn         *db;
-	int             methodology;
-	char            mstr[16];
-	const char     *period;
-	hsi_transition *t;
-	size_t          n, cap;
-} eval_ctx;
+typedef hsi_eval_ctx eval_ctx;
+
+static int rules_version; /* alert_rules.version, for event details */
 
 /* Serialises alerters: two evaluating the same period at once would
  * both see "not firing" and both insert. */
@@ -68,9 +67,9 @@ static const char sql_history[]
 
 static const char sql_pending[]
     = "INSERT INTO alert (fingerprint, rule, labels, annotations, state,"
-      " value, threshold, starts_at, updated_at) "
+      " value, threshold, starts_at, updated_at, kind) "
       "VALUES ($1, $2, $3::jsonb, $4::jsonb, 'pending', $5::float8,"
-      " $6::float8, now(), now()) "
+      " $6::float8, now(), now(), $7) "
       "ON CONFLICT (fingerprint) DO UPDATE SET labels = EXCLUDED.labels,"
       " annotations = EXCLUDED.annotations, state = 'pending',"
       " value = EXCLUDED.value, threshold = EXCLUDED.threshold,"
@@ -78,15 +77,29 @@ static const char sql_pending[]
 
 static const char sql_fire[]
     = "INSERT INTO alert (fingerprint, rule, labels, annotations, state,"
-      " value, threshold, starts_at, updated_at) "
+      " value, threshold, starts_at, updated_at, kind) "
       "VALUES ($1, $2, $3::jsonb, $4::jsonb, 'firing', $5::float8,"
-      " $6::float8, now(), now()) "
+      " $6::float8, now(), now(), $7) "
       "ON CONFLICT (fingerprint) DO UPDATE SET labels = EXCLUDED.labels,"
       " annotations = EXCLUDED.annotations, state = 'firing',"
       " value = EXCLUDED.value, threshold = EXCLUDED.threshold,"
       " starts_at = now(), ends_at = NULL, updated_at = now(),"
       " acked_by = NULL, acked_at = NULL, ack_comment = NULL,"
-      " ack_expires = NULL";
+      " ack_expires = NULL, notified_at = NULL, held_by = NULL";
+
+/* A data alert that still fires: new values and texts, no event. */
+static const char sql_refresh[]
+    = "UPDATE alert SET labels = $2::jsonb, annotations = $3::jsonb,"
+      " value = $4::float8, threshold = $5::float8 "
+      "WHERE fingerprint = $1 AND (labels <> $2::jsonb"
+      " OR annotations <> $3::jsonb OR value IS DISTINCT FROM $4::float8"
+      " OR threshold IS DISTINCT FROM $5::float8)";
+
+/* The live alerts of a rule, optionally of one label value. */
+static const char sql_live[]
+    = "SELECT fingerprint, state, labels::text, annotations::text, value"
+      " FROM alert WHERE rule = $1 AND state <> 'resolved'"
+      " AND ($2 = '' OR labels->>$2 = $3) ORDER BY fingerprint";
 
 static const char sql_resolve[]
     = "UPDATE alert SET state = 'resolved', value = $2::float8,"
@@ -141,13 +154,18 @@ labels_json(const eval_ctx *c, const hsi_rule *rule, const hsi_transition *t)
 	return s;
 }
 
+/* summary (English, what Alertmanager shows), summary_en, summary_th,
+ * and extra's keys when given. */
 static char *
-annotations_json(const hsi_transition *t)
+annotations_json(const hsi_transition *t, json_t *extra)
 {
-	char en[512], th[768];
-	hsi_summary_format(t, en, sizeof(en), th, sizeof(th));
-	json_t *j = json_pack("{s:s, s:s}", "summary", en, "summary_th", th);
-	char   *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_t *j = json_pack("{s:s, s:s, s:s}", "summary", t->summary_en,
+	    "summary_en", t->summary_en, "summary_th", t->summary_th);
+	if (j != NULL && extra != NULL) {
+		json_object_update_missing(j, extra);
+	}
+	char *s
+	    = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
 	json_decref(j);
 	return s;
 }
@@ -184,51 +202,66 @@ detail_json(const eval_ctx *c, const hsi_rule *rule, const hsi_transition *t)
 		json_object_set_new(j, "rank_delta",
 		    t->has_rank ? json_integer(t->rank_delta) : json_null());
 	}
+	if (j != NULL && rules_version > 0) {
+		json_object_set_new(
+		    j, "rules_version", json_integer(rules_version));
+	}
 	char *s
 	    = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
 	json_decref(j);
 	return s;
 }
 
-/* Writes the alert row and its alert_event, and fills t's seq and time.
- * t->state is "firing", "resolved", "pending" or "cancelled" (a pending
- * alert that did not fire: the row is marked resolved). */
+/* Writes the alert row (labels, ann: JSON text) and its alert_event
+ * (detail), and fills t's seq and time. t->state is "firing", "resolved",
+ * "pending" or "cancelled" (a pending alert that did not fire: the row is
+ * marked resolved). */
 static int
-write_transition(eval_ctx *c, const hsi_rule *rule, hsi_transition *t)
+write_alert(eval_ctx *c, const char *rule, hsi_transition *t,
+    const char *labels, const char *ann, const char *detail)
 {
-	char  value[40], thr[40];
-	char *labels = labels_json(c, rule, t);
-	char *ann    = annotations_json(t);
-	char *detail = detail_json(c, rule, t);
-	int   rv     = HSI_ENOMEM;
+	char value[40], thr[40];
+	int  rv;
 	snprintf(value, sizeof(value), "%.17g", t->value);
 	snprintf(thr, sizeof(thr), "%.17g", t->threshold);
-	if (labels == NULL || ann == NULL || detail == NULL) {
-		goto out;
-	}
-	const char *fire[6]
-	    = { t->fingerprint, rule->name, labels, ann, value, thr };
+	const char *fire[7]
+	    = { t->fingerprint, rule, labels, ann, value, thr, t->kind };
 	const char *res[3] = { t->fingerprint, value, ann };
 	if (strcmp(t->state, "firing") == 0) {
-		rv = hsi_db_exec(c->db, "fire alert", sql_fire, 6, fire);
+		rv = hsi_db_exec(c->db, "fire alert", sql_fire, 7, fire);
 	} else if (strcmp(t->state, "pending") == 0) {
-		rv = hsi_db_exec(c->db, "pend alert", sql_pending, 6, fire);
+		rv = hsi_db_exec(c->db, "pend alert", sql_pending, 7, fire);
 	} else {
 		rv = hsi_db_exec(c->db, "resolve alert", sql_resolve, 3, res);
 	}
 	if (rv != 0) {
-		goto out;
+		return rv;
 	}
 	const char *ev[4] = { t->fingerprint, t->state, value, detail };
 	PGresult   *r = hsi_db_query(c->db, "alert event", sql_event, 4, ev);
 	if (r == NULL) {
-		rv = HSI_EDB;
-		goto out;
+		return HSI_EDB;
 	}
 	t->seq        = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
 	t->at_unix_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
 	PQclear(r);
-out:
+	return 0;
+}
+
+/* A score rule's transition: texts from summary.c, labels and detail
+ * from the rule. */
+static int
+write_transition(eval_ctx *c, const hsi_rule *rule, hsi_transition *t)
+{
+	hsi_summary_copy(t->kind, sizeof(t->kind), "score");
+	hsi_summary_format(t, t->summary_en, sizeof(t->summary_en),
+	    t->summary_th, sizeof(t->summary_th));
+	char *labels = labels_json(c, rule, t);
+	char *ann    = annotations_json(t, NULL);
+	char *detail = detail_json(c, rule, t);
+	int   rv     = labels && ann && detail
+	          ? write_alert(c, rule->name, t, labels, ann, detail)
+	          : HSI_ENOMEM;
 	free(labels);
 	free(ann);
 	free(detail);
@@ -484,6 +517,220 @@ eval_rule(eval_ctx *c, const hsi_rule *rule)
 	return rv;
 }
 
+void
+hsi_eval_set_rules_version(int version)
+{
+	rules_version = version;
+}
+
+void
+hsi_eval_fingerprint(const char *text, char *out)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256((const unsigned char *) text, strlen(text), md);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	}
+}
+
+/* Text of a data rule's event detail: detail (an object, may be NULL)
+ * with its kind and the rules version. */
+static char *
+detail_text(json_t *detail, const char *kind)
+{
+	json_t *j = detail != NULL ? json_deep_copy(detail) : json_object();
+	if (j == NULL) {
+		return NULL;
+	}
+	json_object_set_new(j, "kind", json_string(kind));
+	if (rules_version > 0) {
+		json_object_set_new(
+		    j, "rules_version", json_integer(rules_version));
+	}
+	char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	json_decref(j);
+	return s;
+}
+
+/* A wanted alert: fired when it is not firing yet, else refreshed. */
+static int
+want_one(eval_ctx *c, const hsi_rule *rule, hsi_alert_want *w, int firing)
+{
+	char *labels = json_dumps(w->labels, JSON_COMPACT | JSON_SORT_KEYS);
+	char *ann    = annotations_json(&w->t, w->annotations);
+	char *detail = detail_text(w->detail, w->t.kind);
+	int   rv     = labels && ann && detail ? 0 : HSI_ENOMEM;
+	if (rv == 0 && firing) {
+		char value[40], thr[40];
+		snprintf(value, sizeof(value), "%.17g", w->t.value);
+		snprintf(thr, sizeof(thr), "%.17g", w->t.threshold);
+		const char *p[5]
+		    = { w->t.fingerprint, labels, ann, value, thr };
+		rv = hsi_db_exec(c->db, "refresh alert", sql_refresh, 5, p);
+	} else if (rv == 0) {
+		hsi_transition *slot = next_slot(c);
+		if (slot == NULL) {
+			rv = c->cap >= HSI_EVAL_MAX_TRANSITIONS ? HSI_ETOOBIG
+			                                        : HSI_ENOMEM;
+		} else {
+			*slot       = w->t;
+			slot->state = "firing";
+			hsi_summary_copy(
+			    slot->rule, sizeof(slot->rule), rule->name);
+			rv = write_alert(
+			    c, rule->name, slot, labels, ann, detail);
+			c->n += rv == 0;
+		}
+	}
+	free(labels);
+	free(ann);
+	free(detail);
+	return rv;
+}
+
+/* Copies label key of labels (a string or an integer) into dst. */
+static void
+label_copy(json_t *labels, const char *key, char *dst, size_t size)
+{
+	json_t *v = json_object_get(labels, key);
+	char    buf[32];
+	if (json_is_integer(v)) {
+		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(v));
+		hsi_summary_copy(dst, size, buf);
+	} else {
+		hsi_summary_copy(
+		    dst, size, json_is_string(v) ? json_string_value(v) : "");
+	}
+}
+
+/* Resolves live alert row i of r: the data no longer show it. Its texts
+ * are the firing ones, marked resolved, since the condition is gone. */
+static int
+resolve_row(eval_ctx *c, const hsi_rule *rule, PGresult *r, int i)
+{
+	json_t         *labels = json_loads(PQgetvalue(r, i, 2), 0, NULL);
+	json_t         *ann    = json_loads(PQgetvalue(r, i, 3), 0, NULL);
+	hsi_transition *slot   = next_slot(c);
+	int             rv     = 0;
+	if (slot == NULL || labels == NULL || ann == NULL) {
+		rv = slot == NULL && c->cap >= HSI_EVAL_MAX_TRANSITIONS
+		    ? HSI_ETOOBIG
+		    : HSI_ENOMEM;
+		goto out;
+	}
+	memset(slot, 0, sizeof(*slot));
+	slot->state = "resolved";
+	hsi_summary_copy(
+	    slot->fingerprint, sizeof(slot->fingerprint), PQgetvalue(r, i, 0));
+	hsi_summary_copy(slot->rule, sizeof(slot->rule), rule->name);
+	hsi_summary_copy(
+	    slot->kind, sizeof(slot->kind), hsi_rule_type_name(rule->type));
+	label_copy(labels, json_object_get(labels, "area") ? "area" : "agency",
+	    slot->area, sizeof(slot->area));
+	label_copy(labels, "indicator", slot->code, sizeof(slot->code));
+	label_copy(labels, "period", slot->period, sizeof(slot->period));
+	slot->value
+	    = PQgetisnull(r, i, 4) ? 0 : strtod(PQgetvalue(r, i, 4), NULL);
+	const char *en = json_string_value(json_object_get(ann, "summary_en"));
+	const char *th = json_string_value(json_object_get(ann, "summary_th"));
+	char        buf[1024];
+	snprintf(buf, sizeof(buf), "Resolved: %s", en ? en : "");
+	hsi_summary_copy(slot->summary_en, sizeof(slot->summary_en), buf);
+	snprintf(buf, sizeof(buf), "คลี่คลายแล้ว: %s", th ? th : "");
+	hsi_summary_copy(slot->summary_th, sizeof(slot->summary_th), buf);
+	json_object_set_new(ann, "summary", json_string(slot->summary_en));
+	json_object_set_new(ann, "summary_en", json_string(slot->summary_en));
+	json_object_set_new(ann, "summary_th", json_string(slot->summary_th));
+	json_t *d    = json_pack("{s:s}", "reason", "no longer detected");
+	char   *annt = json_dumps(ann, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	char   *detail = detail_text(d, slot->kind);
+	json_decref(d);
+	rv = annt && detail
+	    ? write_alert(c, rule->name, slot, "", annt, detail)
+	    : HSI_ENOMEM;
+	c->n += rv == 0;
+	free(annt);
+	free(detail);
+out:
+	json_decref(labels);
+	json_decref(ann);
+	return rv;
+}
+
+static int
+want_cmp(const void *a, const void *b)
+{
+	const hsi_alert_want *x = a, *y = b;
+	return strcmp(x->t.fingerprint, y->t.fingerprint);
+}
+
+int
+hsi_eval_reconcile(eval_ctx *c, const hsi_rule *rule, const char *scope_label,
+    const char *scope_value, hsi_alert_want *want, size_t n)
+{
+	const char *p[3] = { rule->name, scope_label ? scope_label : "",
+		scope_value ? scope_value : "" };
+	PGresult   *r    = hsi_db_query(c->db, "live alerts", sql_live, 3, p);
+	if (r == NULL) {
+		return HSI_EDB;
+	}
+	/* Both sides sorted by fingerprint: one merge pass. */
+	if (n > 1) {
+		qsort(want, n, sizeof(*want), want_cmp);
+	}
+	int    rows = PQntuples(r), i = 0, rv = 0;
+	size_t k = 0;
+	while (rv == 0 && (i < rows || k < n)) {
+		int cmp = i >= rows ? 1
+		    : k >= n
+		    ? -1
+		    : strcmp(PQgetvalue(r, i, 0), want[k].t.fingerprint);
+		if (cmp < 0) {
+			rv = resolve_row(c, rule, r, i++);
+		} else if (cmp > 0) {
+			rv = want_one(c, rule, &want[k++], 0);
+		} else {
+			int firing
+			    = strcmp(PQgetvalue(r, i, 1), "firing") == 0;
+			rv = want_one(c, rule, &want[k++], firing);
+			i++;
+		}
+	}
+	PQclear(r);
+	return rv;
+}
+
+/* The score rules when c->period is set, the data rules for c->years,
+ * late_data when c->period is not set (hsi_eval_data). */
+static int
+eval_rules(eval_ctx *c, const hsi_rules *rules)
+{
+	for (size_t i = 0; i < hsi_rules_count(rules); i++) {
+		const hsi_rule *rule = hsi_rules_get(rules, i);
+		int             rv   = 0;
+		if (hsi_rule_on_scores(rule)) {
+			rv = c->period != NULL && c->methodology > 0
+			    ? eval_rule(c, rule)
+			    : 0;
+		} else if (rule->type == HSI_RULE_LATE_DATA) {
+			/* Data and the clock change it, not scores. */
+			rv = c->period == NULL ? hsi_check_late(c, rule) : 0;
+		} else if (rule->type == HSI_RULE_SUSPICIOUS) {
+			for (size_t k = 0; rv == 0 && k < c->n_years; k++) {
+				rv = hsi_check_suspicious(
+				    c, rule, c->years[k]);
+			}
+		} else if (rule->type == HSI_RULE_SPIKE && c->n_years > 0) {
+			rv = hsi_check_spike(c, rule, c->years[0]);
+		}
+		if (rv != 0) {
+			return rv;
+		}
+	}
+	return 0;
+}
+
 static int
 eval_all(eval_ctx *c, const hsi_rules *rules)
 {
@@ -491,40 +738,104 @@ eval_all(eval_ctx *c, const hsi_rules *rules)
 	if ((rv = hsi_db_exec(c->db, "begin", "BEGIN", 0, NULL)) != 0
 	    || (rv = hsi_db_exec(c->db, "alerter lock",
 	            "SELECT pg_advisory_xact_lock(" ALERTER_LOCK ")", 0, NULL))
-	        != 0
-	    || (rv = active_methodology(c->db, &c->methodology)) != 0) {
+	        != 0) {
+		return rv;
+	}
+	rv = active_methodology(c->db, &c->methodology);
+	if (rv == HSI_ENOENT) {
+		c->methodology = 0; /* the data rules still apply */
+	} else if (rv != 0) {
 		return rv;
 	}
 	snprintf(c->mstr, sizeof(c->mstr), "%d", c->methodology);
-	for (size_t i = 0; rv == 0 && i < hsi_rules_count(rules); i++) {
-		rv = eval_rule(c, hsi_rules_get(rules, i));
+	if ((rv = eval_rules(c, rules)) != 0) {
+		return rv;
 	}
-	if (rv == 0) { /* notifications commit with their transitions */
-		rv = hsi_notify_enqueue(c->db, rules, c->t, c->n);
+	/* notifications commit with their transitions */
+	if ((rv = hsi_notify_enqueue(c->db, rules, c->t, c->n)) != 0) {
+		return rv;
 	}
-	if (rv == 0) {
-		rv = hsi_db_exec(c->db, "commit", "COMMIT", 0, NULL);
+	return hsi_db_exec(c->db, "commit", "COMMIT", 0, NULL);
+}
+
+static int
+eval_run(eval_ctx *c, const hsi_rules *rules, hsi_transition **out, size_t *n)
+{
+	int rv = eval_all(c, rules);
+	if (rv != 0) {
+		PQclear(PQexec(c->db, "ROLLBACK"));
+		free(c->t);
+		return rv;
 	}
-	return rv;
+	*out = c->t;
+	*n   = c->n;
+	return 0;
 }
 
 int
 hsi_eval_period(PGconn *db, const hsi_rules *rules, const char *period,
     hsi_transition **out, size_t *n)
 {
+	eval_ctx   c;
+	hsi_period p;
+	int        year = 0;
+	memset(&c, 0, sizeof(c));
+	c.db       = db;
+	c.period   = period;
+	c.now_unix = (int64_t) time(NULL);
+	/* New scores change the suspicious values' impact on their dimension:
+	 * the data rules of that year look again. */
+	if (hsi_period_parse(period, strlen(period), &p, NULL) == 0
+	    && (p.freq == HSI_FREQ_ANNUAL || p.freq == HSI_FREQ_FISCAL)) {
+		year      = p.year;
+		c.years   = &year;
+		c.n_years = 1;
+	}
+	return eval_run(&c, rules, out, n);
+}
+
+int
+hsi_eval_data(PGconn *db, const hsi_rules *rules, char *mark,
+    hsi_transition **out, size_t *n)
+{
+	char        slack[16];
+	const char *p[2] = { mark[0] ? mark : "-infinity", slack };
+	snprintf(slack, sizeof(slack), "%d", HSI_EVAL_MARK_SLACK_S);
+	PGresult *r = hsi_db_query(db, "changed years",
+	    "SELECT year, (max(max(updated_at)) OVER ())::text FROM "
+	    "observation "
+	    "WHERE updated_at > $1::timestamptz - $2::int * interval '1 "
+	    "second' "
+	    "GROUP BY year ORDER BY year",
+	    2, p);
+	if (r == NULL) {
+		return HSI_EDB;
+	}
+	int  rows  = PQntuples(r);
+	int *years = malloc((size_t) (rows > 0 ? rows : 1) * sizeof(*years));
+	char newest[HSI_EVAL_MARK_MAX];
+	if (years == NULL) {
+		PQclear(r);
+		return HSI_ENOMEM;
+	}
+	snprintf(newest, sizeof(newest), "%s",
+	    rows > 0 ? PQgetvalue(r, 0, 1) : mark);
+	for (int i = 0; i < rows; i++) {
+		years[i] = atoi(PQgetvalue(r, i, 0));
+	}
+	PQclear(r);
 	eval_ctx c;
 	memset(&c, 0, sizeof(c));
-	c.db     = db;
-	c.period = period;
-	int rv   = eval_all(&c, rules);
-	if (rv != 0) {
-		PQclear(PQexec(db, "ROLLBACK"));
-		free(c.t);
-		return rv;
+	c.db       = db;
+	c.years    = years;
+	c.n_years  = (size_t) rows;
+	c.now_unix = (int64_t) time(NULL);
+	int rv     = eval_run(&c, rules, out, n);
+	free(years);
+	if (rv == 0) {
+		snprintf(mark, HSI_EVAL_MARK_MAX, "%s", newest);
 	}
-	*out = c.t;
-	*n   = c.n;
-	return 0;
+	return rv;
 }
 
 /* Rows of (period, max event_seq) of the active methodology's scores. */

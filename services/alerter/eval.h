@@ -45,6 +45,9 @@ typedef struct {
 	double        delta;
 	int           has_rank;
 	int           rank_delta;
+	char kind[16];        /* "score", "late_data", "suspicious", "spike" */
+	char summary_en[512]; /* filled when written */
+	char summary_th[768];
 } hsi_transition;
 
 /*
@@ -65,6 +68,25 @@ typedef struct {
  */
 int hsi_eval_period(PGconn *db, const hsi_rules *rules, const char *period,
     hsi_transition **out, size_t *n);
+
+/*
+ * Evaluates the rules that judge submitted data (suspicious, spike) for
+ * every year whose observations changed since mark, and late_data, in
+ * one transaction. mark (HSI_EVAL_MARK_MAX bytes) is a PostgreSQL
+ * timestamp, "" at first (every year); on success it is moved to the
+ * newest change seen. Changes within HSI_EVAL_MARK_SLACK_S before mark
+ * are looked at again, since a transaction's updated_at is its start
+ * time and a long one commits after later ones. Same contract as
+ * hsi_eval_period otherwise.
+ */
+#define HSI_EVAL_MARK_MAX 64
+#define HSI_EVAL_MARK_SLACK_S 120
+int hsi_eval_data(PGconn *db, const hsi_rules *rules, char *mark,
+    hsi_transition **out, size_t *n);
+
+/* The rules version recorded in alert_rules that evaluations cite in
+ * their alert_event details (0: none recorded). Set by the alerter. */
+void hsi_eval_set_rules_version(int version);
 
 /*
  * The latest period (by its last day) that has scores under the active

@@ -6,6 +6,7 @@
  * unusable, 2 for configuration and rules-file errors.
  */
 #include <signal.h>
+#include <sys/stat.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <time.h>
@@ -49,21 +50,75 @@ static const hsi_cfg_opt options[] = {
 	{ NULL, HSI_CFG_STR, 0, NULL, NULL, 0, 0 },
 };
 
-/* Waits for SIGTERM/SIGINT, resyncing every HSI_ALERTER_RESYNC_MS. */
-static void
-wait_for_signal(hsi_alerter *a, const sigset_t *set)
+/* The rules file's modification time, to reload on change; 0 if none. */
+static long long
+rules_mtime(const char *path)
 {
-	struct timespec ts = { HSI_ALERTER_RESYNC_MS / 1000,
-		(HSI_ALERTER_RESYNC_MS % 1000) * 1000000L };
+	struct stat st;
+	if (path == NULL || stat(path, &st) != 0) {
+		return 0;
+	}
+	return (long long) st.st_mtim.tv_sec * 1000000000LL
+	    + st.st_mtim.tv_nsec;
+}
+
+/* Reads the rules file again; a file that does not load leaves the
+ * rules in force as they are (and says why). */
+static void
+reload(hsi_alerter *a, const char *path, const char *why)
+{
+	char       err[600];
+	hsi_rules *rules;
+	if (path == NULL) {
+		hsi_log_info(
+		    "no rules file to reload: built-in rules stay", NULL);
+		return;
+	}
+	if (hsi_rules_load(path, &rules, err, sizeof(err)) != 0) {
+		hsi_log_error(
+		    "rules file not reloaded: the rules in force stay",
+		    "{s:s, s:s}", "trigger", why, "error", err);
+		return;
+	}
+	hsi_log_info(
+	    "reloading rules", "{s:s, s:s}", "file", path, "trigger", why);
+	if (hsi_alerter_reload(a, rules, err, sizeof(err)) != 0) {
+		hsi_log_error(err, NULL);
+	}
+}
+
+/* Waits for SIGTERM/SIGINT; SIGHUP or a changed rules file reloads the
+ * rules; every HSI_ALERTER_TICK_MS the lifecycle sweep runs, and every
+ * HSI_ALERTER_RESYNC_MS a resync and the clock rules. */
+static void
+wait_for_signal(hsi_alerter *a, const sigset_t *set, const char *path)
+{
+	struct timespec ts    = { HSI_ALERTER_TICK_MS / 1000,
+		   (HSI_ALERTER_TICK_MS % 1000) * 1000000L };
+	long long       mtime = rules_mtime(path);
+	int             ticks = 0;
 	for (;;) {
 		int sig = sigtimedwait(set, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT) {
 			hsi_log_info("stopping", "{s:i}", "signal", sig);
 			return;
 		}
-		if (sig < 0) {
-			hsi_alerter_resync(a);
+		if (sig == SIGHUP) {
+			mtime = rules_mtime(path);
+			reload(a, path, "SIGHUP");
+			continue;
 		}
+		if (sig >= 0) {
+			continue;
+		}
+		long long m = rules_mtime(path);
+		if (m != 0 && m != mtime) {
+			mtime = m;
+			reload(a, path, "file changed");
+		}
+		ticks = (ticks + 1)
+		    % (HSI_ALERTER_RESYNC_MS / HSI_ALERTER_TICK_MS);
+		hsi_alerter_tick(a, ticks == 0);
 	}
 }
 
@@ -77,9 +132,10 @@ run(const alerter_cfg *cfg, const sigset_t *set)
 		fprintf(stderr, "hsi-alerter: %s\n", err);
 		return 2;
 	}
-	hsi_alerter_opts opts = { cfg->db_url, cfg->events_url,
-		cfg->alerts_listen, { cfg->tls_cert, NULL, cfg->tls_ca } };
-	hsi_alerter     *a;
+	hsi_alerter_opts opts
+	    = { cfg->db_url, cfg->events_url, cfg->alerts_listen,
+		      cfg->rules_file, { cfg->tls_cert, NULL, cfg->tls_ca } };
+	hsi_alerter *a;
 	if ((rv = hsi_alerter_open(&opts, rules, &a, err, sizeof(err))) != 0) {
 		hsi_rules_free(rules);
 		hsi_log_error(err, NULL);
@@ -92,7 +148,7 @@ run(const alerter_cfg *cfg, const sigset_t *set)
 	}
 	hsi_log_info("started", "{s:s, s:s}", "events_url", cfg->events_url,
 	    "alerts_listen", cfg->alerts_listen);
-	wait_for_signal(a, set);
+	wait_for_signal(a, set, cfg->rules_file);
 	hsi_alerter_close(a);
 	return 0;
 }

@@ -21,6 +21,7 @@
 #ifndef HSI_ALERTER_NOTIFY_H
 #define HSI_ALERTER_NOTIFY_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stddef.h>
 
@@ -62,6 +63,21 @@ void hsi_notify_wake(hsi_notify *n);
  * n. Returns within about a second. NULL ok.
  */
 void hsi_notify_stop(hsi_notify *n);
+
+/*
+ * Alertmanager forgets an alert nobody re-sends within its
+ * resolve_timeout (5 min by default), as Prometheus re-sends every
+ * evaluation. So every receiver's repush_ms (receivers.h) the delivery
+ * thread posts the alerts that are firing, notified and not held to each
+ * alertmanager receiver again, HSI_NOTIFY_REPUSH_BATCH per request.
+ */
+#define HSI_NOTIFY_REPUSH_BATCH 500
+
+/* The query for that ($1 limit, $2 offset): labels, annotations, startsAt. */
+extern const char hsi_notify_sql_firing[];
+
+/* Rows of hsi_notify_sql_firing as an API v2 alert list, or NULL. */
+json_t *hsi_notify_am_alerts(PGresult *r);
 
 /* Writes "sha256=" and the hex HMAC-SHA256 of body under key into out
  * (at least 72 bytes): the X-HSI-Signature header's value. */

@@ -15,8 +15,8 @@
 #include "error.h"
 
 static const char *const type_names[] = { "webhook", "alertmanager" };
-static const char *const keys[]
-    = { "name", "type", "url", "secret_file", "timeout_ms", NULL };
+static const char *const keys[]       = { "name", "type", "url", "secret_file",
+	      "timeout_ms", "repush_seconds", NULL };
 
 const char *
 hsi_receiver_type_name(hsi_receiver_type type)
@@ -153,6 +153,35 @@ parse_timeout(json_t *r, hsi_receiver *out, const char *where, char *err,
 }
 
 static int
+parse_repush(json_t *r, hsi_receiver *out, const char *where, char *err,
+    size_t err_size)
+{
+	json_t *v      = json_object_get(r, "repush_seconds");
+	out->repush_ms = HSI_RECEIVER_REPUSH_S * 1000L;
+	if (v == NULL) {
+		return 0;
+	}
+	if (out->type != HSI_RECEIVER_ALERTMANAGER) {
+		snprintf(err, err_size,
+		    "%s: key 'repush_seconds' applies to alertmanager "
+		    "receivers only",
+		    where);
+		return HSI_EINVAL;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 5
+	    || json_integer_value(v) > 3600) {
+		snprintf(err, err_size,
+		    "%s: key 'repush_seconds' must be an integer from 5 to "
+		    "3600 (below Alertmanager's resolve_timeout, 300 by "
+		    "default)",
+		    where);
+		return HSI_EINVAL;
+	}
+	out->repush_ms = (long) json_integer_value(v) * 1000L;
+	return 0;
+}
+
+static int
 parse_one(json_t *r, hsi_receiver *out, const char *where, char *err,
     size_t err_size)
 {
@@ -168,7 +197,7 @@ parse_one(json_t *r, hsi_receiver *out, const char *where, char *err,
 		if (!known_key(key)) {
 			snprintf(err, err_size,
 			    "%s: unknown key '%.40s' (allowed: name, type, "
-			    "url, secret_file, timeout_ms)",
+			    "url, secret_file, timeout_ms, repush_seconds)",
 			    where, key);
 			return HSI_EINVAL;
 		}
@@ -197,6 +226,9 @@ parse_one(json_t *r, hsi_receiver *out, const char *where, char *err,
 		    "%s: key 'type': '%.40s' is not webhook or alertmanager",
 		    where, type);
 		return HSI_EINVAL;
+	}
+	if ((rv = parse_repush(r, out, where, err, err_size)) != 0) {
+		return rv;
 	}
 	if (!plain_url(url)) {
 		snprintf(err, err_size,

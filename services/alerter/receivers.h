@@ -10,7 +10,9 @@
  * HMAC-SHA256 under the secret read from secret_file (required for a
  * webhook, 1 to HSI_RECEIVER_SECRET_MAX bytes, a trailing newline is not
  * part of the secret); an alertmanager receiver gets the alerts pushed to
- * url + "/api/v2/alerts". Validation is as strict as for rules.
+ * url + "/api/v2/alerts", and the firing alerts again every
+ * "repush_seconds" (5 to 3600, default 60; keep it well under
+ * Alertmanager's resolve_timeout). Validation is as strict as for rules.
  */
 #ifndef HSI_ALERTER_RECEIVERS_H
 #define HSI_ALERTER_RECEIVERS_H
@@ -23,6 +25,7 @@
 #define HSI_RECEIVER_URL_MAX 1024
 #define HSI_RECEIVER_SECRET_MAX 4096
 #define HSI_RECEIVER_TIMEOUT_MS 5000 /* default */
+#define HSI_RECEIVER_REPUSH_S 60     /* default "repush_seconds" */
 
 typedef enum {
 	HSI_RECEIVER_WEBHOOK = 0,
@@ -37,6 +40,7 @@ typedef struct {
 	unsigned char     secret[HSI_RECEIVER_SECRET_MAX];
 	size_t            secret_len; /* 0 for alertmanager */
 	long              timeout_ms;
+	long              repush_ms; /* alertmanager: re-send firing alerts */
 } hsi_receiver;
 
 /*

@@ -15,13 +15,25 @@
 #include <string.h>
 
 #include "error.h"
+#include "alertops.h"
+#include "period.h"
 
 struct hsi_rules {
 	hsi_receiver *recv; /* receivers.h; NULL when none */
 	size_t        nrecv;
+	hsi_inhibit  *inhibit; /* NULL when none */
+	size_t        ninhibit;
+	int           repeat_hours;
+	char         *text; /* the document, as read */
+	size_t        text_len;
 	size_t        n;
 	hsi_rule      rule[];
 };
+
+/* Without "inhibit": a composite alert holds back the dimension alerts of
+ * its area under the same methodology. */
+static const hsi_inhibit default_inhibit = { { "level=index" }, 1,
+	{ "level=group" }, 1, { "area", "area_level", "methodology" }, 3 };
 
 static const char default_rules[]
     = "{\"rules\":[{\"name\":\"composite_low\",\"level\":\"index\","
@@ -32,14 +44,26 @@ static const char *const op_names[] = { "<", "<=", ">", ">=" };
 static const char *const levels[]   = { "index", "group", "indicator", NULL };
 static const char *const area_levels[]
     = { "nation", "region", "province", "district", "subdistrict", NULL };
-static const char *const rule_keys[] = { "name", "type", "level", "code", "op",
-	"threshold", "area_level", "for_periods", "clear_periods", "deadband",
-	"drop", "rank_fall", NULL };
-static const char *const types[]     = { "threshold", "deterioration", NULL };
-/* Keys of one type only, refused on the other. */
-static const char *const threshold_only[]
-    = { "op", "threshold", "deadband", NULL };
-static const char *const deterioration_only[] = { "drop", "rank_fall", NULL };
+static const char *const types[] = { "threshold", "deterioration", "late_data",
+	"suspicious", "spike", NULL };
+
+/* The keys of each rule type, in hsi_rule_type order. */
+static const char *const keys_threshold[]
+    = { "name", "type", "level", "code", "op", "threshold", "area_level",
+	      "for_periods", "clear_periods", "deadband", NULL };
+static const char *const keys_deterioration[]
+    = { "name", "type", "level", "code", "area_level", "for_periods",
+	      "clear_periods", "drop", "rank_fall", NULL };
+static const char *const keys_late[]
+    = { "name", "type", "agencies", "indicators", "grace_days", "remind_days",
+	      "lookback_days", "min_completeness", NULL };
+static const char *const keys_suspicious[] = { "name", "type", "code",
+	"area_level", "z", "jump_factor", "min_n", "lookback_years", NULL };
+static const char *const keys_spike[]
+    = { "name", "type", "code", "area_level", "weeks", "min_weeks", "factor",
+	      "min_excess", "z", "lookback_days", NULL };
+static const char *const *const type_keys[] = { keys_threshold,
+	keys_deterioration, keys_late, keys_suspicious, keys_spike };
 
 static int
 one_of(const char *s, const char *const *set)
@@ -94,33 +118,53 @@ get_string(json_t *r, const char *key, const char **out, const char *where,
 }
 
 static int
-check_keys(json_t *r, const char *where, char *err, size_t err_size)
+check_keys(json_t *r, hsi_rule_type type, const char *where, char *err,
+    size_t err_size)
 {
 	const char *key;
 	json_t     *v;
 	json_object_foreach(r, key, v)
 	{
-		if (one_of(key, rule_keys) < 0) {
-			snprintf(err, err_size,
-			    "%s: unknown key '%s' (allowed: name, type, "
-			    "level, code, op, threshold, area_level, "
-			    "for_periods, clear_periods, deadband, drop, "
-			    "rank_fall)",
-			    where, key);
-			return HSI_EINVAL;
+		if (one_of(key, type_keys[type]) >= 0) {
+			continue;
 		}
+		for (size_t t = 0; t < sizeof(type_keys) / sizeof(*type_keys);
+		     t++) {
+			if (one_of(key, type_keys[t]) >= 0) {
+				snprintf(err, err_size,
+				    "%s: key '%s' does not apply to a %s rule",
+				    where, key, types[type]);
+				return HSI_EINVAL;
+			}
+		}
+		char allowed[400] = "";
+		for (size_t i = 0; type_keys[type][i] != NULL; i++) {
+			size_t len = strlen(allowed);
+			snprintf(allowed + len, sizeof(allowed) - len, "%s%s",
+			    i ? ", " : "", type_keys[type][i]);
+		}
+		snprintf(err, err_size,
+		    "%s: unknown key '%.40s' (a %s rule takes: %s)", where,
+		    key, types[type], allowed);
+		return HSI_EINVAL;
 	}
 	return 0;
 }
 
+/* name, and code unless the rule type may go without (late_data has
+ * none; suspicious without one watches every indicator). */
 static int
 parse_names(
     json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
 {
-	const char *name, *code;
+	const char *name, *code = "";
 	int         rv;
+	int         need_code = out->type != HSI_RULE_LATE_DATA
+	    && out->type != HSI_RULE_SUSPICIOUS;
 	if ((rv = get_string(r, "name", &name, where, err, err_size))
-	    || (rv = get_string(r, "code", &code, where, err, err_size))) {
+	    || ((need_code || json_object_get(r, "code") != NULL)
+	        && (rv
+	            = get_string(r, "code", &code, where, err, err_size)))) {
 		return rv;
 	}
 	if (!plain_name(name, 1)) {
@@ -130,7 +174,8 @@ parse_names(
 		    where, name);
 		return HSI_EINVAL;
 	}
-	if (!plain_name(code, 0)) {
+	if (!plain_name(code, 0)
+	    && (need_code || json_object_get(r, "code") != NULL)) {
 		snprintf(err, err_size,
 		    "%s: key 'code': '%.80s' must be 1-63 characters of "
 		    "a-z 0-9 _ (e.g. \"hsi\", \"health\")",
@@ -245,22 +290,12 @@ parse_type(
 	int t = one_of(type, types);
 	if (t < 0) {
 		snprintf(err, err_size,
-		    "%s: key 'type': '%.40s' is not threshold or "
-		    "deterioration",
+		    "%s: key 'type': '%.40s' is not threshold, deterioration, "
+		    "late_data, suspicious or spike",
 		    where, type);
 		return HSI_EINVAL;
 	}
 	out->type = (hsi_rule_type) t;
-	const char *const *other
-	    = t == HSI_RULE_THRESHOLD ? deterioration_only : threshold_only;
-	for (size_t i = 0; other[i] != NULL; i++) {
-		if (json_object_get(r, other[i]) != NULL) {
-			snprintf(err, err_size,
-			    "%s: key '%s' does not apply to a %s rule", where,
-			    other[i], type);
-			return HSI_EINVAL;
-		}
-	}
 	return 0;
 }
 
@@ -303,6 +338,263 @@ parse_deterioration(
 	return 0;
 }
 
+/* area_level of suspicious and spike rules: optional, default province. */
+static int
+parse_area_level(
+    json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
+{
+	const char *area_level = "province";
+	int         rv;
+	if (json_object_get(r, "area_level") != NULL
+	    && (rv = get_string(
+	            r, "area_level", &area_level, where, err, err_size))) {
+		return rv;
+	}
+	if (one_of(area_level, area_levels) < 0) {
+		snprintf(err, err_size,
+		    "%s: key 'area_level': '%.40s' is not nation, region, "
+		    "province, district or subdistrict",
+		    where, area_level);
+		return HSI_EINVAL;
+	}
+	snprintf(out->area_level, sizeof(out->area_level), "%s", area_level);
+	return 0;
+}
+
+/* Agency codes as in the catalog: A-Z then 1-15 of A-Z 0-9. */
+static int
+agency_code(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 2 || n > 16 || s[0] < 'A' || s[0] > 'Z') {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if (!((s[i] >= 'A' && s[i] <= 'Z')
+		        || (s[i] >= '0' && s[i] <= '9'))) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int
+parse_agencies(
+    json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
+{
+	json_t *a = json_object_get(r, "agencies");
+	size_t  i;
+	json_t *v;
+	if (a == NULL) {
+		return 0;
+	}
+	if (!json_is_array(a) || json_array_size(a) == 0
+	    || json_array_size(a) > HSI_RULE_AGENCIES_MAX) {
+		snprintf(err, err_size,
+		    "%s: key 'agencies' must be an array of 1 to %d agency "
+		    "codes (e.g. [\"NSO\", \"MOPH\"]), or be left out for "
+		    "every agency",
+		    where, HSI_RULE_AGENCIES_MAX);
+		return HSI_EINVAL;
+	}
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_string(v) || !agency_code(json_string_value(v))) {
+			snprintf(err, err_size,
+			    "%s: key 'agencies': item %zu must be an agency "
+			    "code (A-Z then 1-15 of A-Z 0-9, e.g. \"NSO\")",
+			    where, i);
+			return HSI_EINVAL;
+		}
+		snprintf(out->agencies[i], sizeof(out->agencies[i]), "%s",
+		    json_string_value(v));
+	}
+	out->n_agencies = (int) json_array_size(a);
+	return 0;
+}
+
+static int
+parse_indicators(
+    json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
+{
+	json_t *a = json_object_get(r, "indicators");
+	size_t  i;
+	json_t *v;
+	if (a == NULL) {
+		return 0;
+	}
+	if (!json_is_array(a) || json_array_size(a) == 0
+	    || json_array_size(a) > HSI_RULE_INDICATORS_MAX) {
+		snprintf(err, err_size,
+		    "%s: key 'indicators' must be an array of 1 to %d "
+		    "indicator "
+		    "codes, or be left out for every indicator of the "
+		    "agencies",
+		    where, HSI_RULE_INDICATORS_MAX);
+		return HSI_EINVAL;
+	}
+	json_array_foreach(a, i, v)
+	{
+		const char *s = json_is_string(v) ? json_string_value(v) : "";
+		if (!plain_name(s, 0) || strlen(s) > 32) {
+			snprintf(err, err_size,
+			    "%s: key 'indicators': item %zu must be an "
+			    "indicator "
+			    "code (1-32 of a-z 0-9 _, e.g. \"pov_rate\")",
+			    where, i);
+			return HSI_EINVAL;
+		}
+		snprintf(
+		    out->indicators[i], sizeof(out->indicators[i]), "%s", s);
+	}
+	out->n_indicators = (int) json_array_size(a);
+	return 0;
+}
+
+static int
+parse_grace(
+    json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
+{
+	json_t     *g = json_object_get(r, "grace_days");
+	const char *key;
+	json_t     *v;
+	if (g == NULL) {
+		return 0;
+	}
+	if (!json_is_object(g)) {
+		snprintf(err, err_size,
+		    "%s: key 'grace_days' must be an object of frequency to "
+		    "days (e.g. {\"annual\": 90, \"monthly\": 30})",
+		    where);
+		return HSI_EINVAL;
+	}
+	json_object_foreach(g, key, v)
+	{
+		hsi_freq f;
+		if (hsi_freq_parse(key, &f) != 0) {
+			snprintf(err, err_size,
+			    "%s: key 'grace_days': '%.40s' is not annual, "
+			    "fiscal, quarterly, fquarterly, monthly or daily",
+			    where, key);
+			return HSI_EINVAL;
+		}
+		if (!json_is_integer(v) || json_integer_value(v) < 0
+		    || json_integer_value(v) > HSI_RULE_DAYS_MAX) {
+			snprintf(err, err_size,
+			    "%s: key 'grace_days': '%s' must be a whole "
+			    "number of days from 0 to %d",
+			    where, key, HSI_RULE_DAYS_MAX);
+			return HSI_EINVAL;
+		}
+		out->grace_days[f] = (int) json_integer_value(v);
+	}
+	return 0;
+}
+
+static int
+parse_late(
+    json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
+{
+	int rv;
+	out->remind_days      = 14;
+	out->lookback_days    = 400;
+	out->min_completeness = 1.0;
+	if ((rv = parse_agencies(r, out, where, err, err_size))
+	    || (rv = parse_indicators(r, out, where, err, err_size))
+	    || (rv = parse_grace(r, out, where, err, err_size))
+	    || (rv = get_int(r, "remind_days", 0, HSI_RULE_DAYS_MAX,
+	            &out->remind_days, where, err, err_size))
+	    || (rv = get_int(r, "lookback_days", 1, HSI_RULE_DAYS_MAX,
+	            &out->lookback_days, where, err, err_size))
+	    || (rv = get_num(r, "min_completeness", 1, &out->min_completeness,
+	            where, err, err_size))) {
+		return rv;
+	}
+	if (out->min_completeness > 1) {
+		snprintf(err, err_size,
+		    "%s: key 'min_completeness' must be above 0 and at most 1 "
+		    "(a share: 0.9 = 90%% of the expected values)",
+		    where);
+		return HSI_EINVAL;
+	}
+	return 0;
+}
+
+static int
+parse_suspicious(
+    json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
+{
+	int rv;
+	out->z              = 3.5;
+	out->jump_factor    = 2.0;
+	out->min_n          = 5;
+	out->lookback_years = 2;
+	if ((rv = parse_area_level(r, out, where, err, err_size))
+	    || (rv = get_int(r, "lookback_years", 0, 100, &out->lookback_years,
+	            where, err, err_size))
+	    || (rv = get_num(r, "z", 1, &out->z, where, err, err_size))
+	    || (rv = get_num(r, "jump_factor", 0, &out->jump_factor, where,
+	            err, err_size))
+	    || (rv = get_int(r, "min_n", 3, 100000, &out->min_n, where, err,
+	            err_size))) {
+		return rv;
+	}
+	if (out->jump_factor != 0 && out->jump_factor <= 1) {
+		snprintf(err, err_size,
+		    "%s: key 'jump_factor' must be above 1 (2 = the value "
+		    "doubled or halved since last year), or 0 to turn the "
+		    "year-on-year check off",
+		    where);
+		return HSI_EINVAL;
+	}
+	return 0;
+}
+
+static int
+parse_spike(
+    json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
+{
+	int rv;
+	out->weeks         = 8;
+	out->min_weeks     = 4;
+	out->factor        = 2.0;
+	out->min_excess    = 10;
+	out->z             = 4;
+	out->lookback_days = 14;
+	if ((rv = parse_area_level(r, out, where, err, err_size))
+	    || (rv = get_int(
+	            r, "weeks", 1, 104, &out->weeks, where, err, err_size))
+	    || (rv = get_int(r, "min_weeks", 1, 104, &out->min_weeks, where,
+	            err, err_size))
+	    || (rv
+	        = get_num(r, "factor", 1, &out->factor, where, err, err_size))
+	    || (rv = get_num(r, "min_excess", 0, &out->min_excess, where, err,
+	            err_size))
+	    || (rv = get_num(r, "z", 0, &out->z, where, err, err_size))
+	    || (rv = get_int(r, "lookback_days", 1, 366, &out->lookback_days,
+	            where, err, err_size))) {
+		return rv;
+	}
+	if (json_object_get(r, "min_weeks") == NULL
+	    && out->min_weeks > out->weeks) {
+		out->min_weeks = out->weeks; /* the default, within weeks */
+	}
+	if (out->factor < 1) {
+		snprintf(err, err_size,
+		    "%s: key 'factor' must be 1 or more (2 = at least twice "
+		    "the usual count)",
+		    where);
+		return HSI_EINVAL;
+	}
+	if (out->min_weeks > out->weeks) {
+		snprintf(err, err_size,
+		    "%s: key 'min_weeks' (%d) must not exceed 'weeks' (%d)",
+		    where, out->min_weeks, out->weeks);
+		return HSI_EINVAL;
+	}
+	return 0;
+}
+
 static int
 parse_rule(
     json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
@@ -314,10 +606,25 @@ parse_rule(
 	}
 	out->for_periods   = 1;
 	out->clear_periods = 1;
-	if ((rv = check_keys(r, where, err, err_size))
-	    || (rv = parse_names(r, out, where, err, err_size))
-	    || (rv = parse_type(r, out, where, err, err_size))
-	    || (rv = parse_enums(r, out, where, err, err_size))
+	for (int f = 0; f < 6; f++) {
+		out->grace_days[f] = -1;
+	}
+	if ((rv = parse_type(r, out, where, err, err_size))
+	    || (rv = check_keys(r, out->type, where, err, err_size))
+	    || (rv = parse_names(r, out, where, err, err_size))) {
+		return rv;
+	}
+	switch (out->type) {
+	case HSI_RULE_LATE_DATA:
+		return parse_late(r, out, where, err, err_size);
+	case HSI_RULE_SUSPICIOUS:
+		return parse_suspicious(r, out, where, err, err_size);
+	case HSI_RULE_SPIKE:
+		return parse_spike(r, out, where, err, err_size);
+	default:
+		break;
+	}
+	if ((rv = parse_enums(r, out, where, err, err_size))
 	    || (rv = get_int(r, "for_periods", 1, HSI_RULE_PERIODS_MAX,
 	            &out->for_periods, where, err, err_size))
 	    || (rv = get_int(r, "clear_periods", 1, HSI_RULE_PERIODS_MAX,
@@ -327,6 +634,173 @@ parse_rule(
 	return out->type == HSI_RULE_THRESHOLD
 	    ? parse_threshold(r, out, where, err, err_size)
 	    : parse_deterioration(r, out, where, err, err_size);
+}
+
+/* A label name as Alertmanager has them: [A-Za-z_][A-Za-z0-9_]*. */
+static int
+label_name(const char *s)
+{
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n; i++) {
+		char c  = s[i];
+		int  ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+		    || c == '_' || (i > 0 && c >= '0' && c <= '9');
+		if (!ok) {
+			return 0;
+		}
+	}
+	return n > 0;
+}
+
+/* 0 if text is one matcher (alertops.h), else HSI_EINVAL with msg. */
+static int
+matcher_check(const char *text, char *msg, size_t size)
+{
+	hsi_matchers *m;
+	if (hsi_matchers_alloc(&m) != 0) {
+		snprintf(msg, size, "out of memory");
+		return HSI_ENOMEM;
+	}
+	int rv = hsi_matchers_add_text(m, text, msg, size);
+	hsi_matchers_free(m);
+	return rv;
+}
+
+/* A list of 1..max matchers ("name=value", alertops.h), or of 0..max
+ * label names when names is set, into out. */
+static int
+parse_texts(json_t *arr, const char *key, int names, size_t max, size_t width,
+    char *out, int *n, const char *where, char *err, size_t err_size)
+{
+	size_t  i;
+	json_t *v;
+	if (!json_is_array(arr) || json_array_size(arr) > max
+	    || (!names && json_array_size(arr) == 0)) {
+		snprintf(err, err_size,
+		    "%s: key '%s' must be an array of %s%zu %s", where, key,
+		    names ? "0 to " : "1 to ", max,
+		    names ? "label names (e.g. [\"area\"])"
+		          : "matchers (e.g. [\"level=index\"])");
+		return HSI_EINVAL;
+	}
+	json_array_foreach(arr, i, v)
+	{
+		const char *t
+		    = json_is_string(v) ? json_string_value(v) : NULL;
+		char msg[300];
+		int  bad = t == NULL || strlen(t) >= width
+		    || (names ? !label_name(t)
+		              : matcher_check(t, msg, sizeof(msg)) != 0);
+		if (bad) {
+			snprintf(err, err_size, "%s: key '%s': item %zu: %s",
+			    where, key, i,
+			    t == NULL                ? "must be a string"
+			        : names              ? "must be a label name "
+			                               "([A-Za-z_][A-Za-z0-9_]*)"
+			        : strlen(t) >= width ? "is too long"
+			                             : msg);
+			return HSI_EINVAL;
+		}
+		snprintf(out + i * width, width, "%s", t);
+	}
+	*n = (int) json_array_size(arr);
+	return 0;
+}
+
+static int
+parse_inhibit(
+    json_t *arr, const char *src, hsi_rules *rs, char *err, size_t err_size)
+{
+	if (!json_is_array(arr) || json_array_size(arr) > HSI_INHIBIT_MAX) {
+		snprintf(err, err_size,
+		    "%s: key 'inhibit' must be an array of at most %d "
+		    "inhibitions ([] turns the default off)",
+		    src, HSI_INHIBIT_MAX);
+		return HSI_EINVAL;
+	}
+	size_t n    = json_array_size(arr);
+	rs->inhibit = calloc(n ? n : 1, sizeof(*rs->inhibit));
+	if (rs->inhibit == NULL) {
+		return HSI_ENOMEM;
+	}
+	rs->ninhibit = n;
+	for (size_t i = 0; i < n; i++) {
+		json_t      *o = json_array_get(arr, i);
+		hsi_inhibit *h = &rs->inhibit[i];
+		char         where[300];
+		const char  *key;
+		json_t      *v;
+		int          rv;
+		snprintf(where, sizeof(where), "%s: inhibit %zu", src, i);
+		if (!json_is_object(o) || json_object_get(o, "source") == NULL
+		    || json_object_get(o, "target") == NULL) {
+			snprintf(err, err_size,
+			    "%s: must be an object with keys 'source' and "
+			    "'target' (matchers) and optionally 'equal' "
+			    "(label "
+			    "names)",
+			    where);
+			return HSI_EINVAL;
+		}
+		json_object_foreach(o, key, v)
+		{
+			if (strcmp(key, "source") && strcmp(key, "target")
+			    && strcmp(key, "equal")) {
+				snprintf(err, err_size,
+				    "%s: unknown key '%.40s' (allowed: "
+				    "source, "
+				    "target, equal)",
+				    where, key);
+				return HSI_EINVAL;
+			}
+		}
+		json_t *eq = json_object_get(o, "equal");
+		if ((rv = parse_texts(json_object_get(o, "source"), "source",
+		         0, HSI_INHIBIT_MATCHERS_MAX, HSI_MATCHER_TEXT_MAX,
+		         &h->source[0][0], &h->n_source, where, err, err_size))
+		    || (rv = parse_texts(json_object_get(o, "target"),
+		            "target", 0, HSI_INHIBIT_MATCHERS_MAX,
+		            HSI_MATCHER_TEXT_MAX, &h->target[0][0],
+		            &h->n_target, where, err, err_size))
+		    || (eq != NULL
+		        && (rv = parse_texts(eq, "equal", 1,
+		                HSI_INHIBIT_EQUAL_MAX, HSI_LABEL_MAX,
+		                &h->equal[0][0], &h->n_equal, where, err,
+		                err_size)))) {
+			return rv;
+		}
+	}
+	return 0;
+}
+
+/* The keys of the file besides "rules". */
+static int
+parse_settings(
+    json_t *root, const char *src, hsi_rules *rs, char *err, size_t err_size)
+{
+	json_t *v;
+	int     rv       = 0;
+	rs->repeat_hours = 24;
+	if ((v = json_object_get(root, "repeat_hours")) != NULL) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0
+		    || json_integer_value(v) > 8760) {
+			snprintf(err, err_size,
+			    "%s: key 'repeat_hours' must be a whole number of "
+			    "hours from 0 (never repeat) to 8760",
+			    src);
+			return HSI_EINVAL;
+		}
+		rs->repeat_hours = (int) json_integer_value(v);
+	}
+	if ((v = json_object_get(root, "inhibit")) != NULL
+	    && (rv = parse_inhibit(v, src, rs, err, err_size)) != 0) {
+		return rv;
+	}
+	if ((v = json_object_get(root, "receivers")) != NULL) {
+		rv = hsi_receivers_parse(
+		    v, src, &rs->recv, &rs->nrecv, err, err_size);
+	}
+	return rv;
 }
 
 static int
@@ -339,11 +813,13 @@ parse_root(
 	    = json_is_object(root) ? json_object_get(root, "rules") : NULL;
 	json_object_foreach(root, key, v)
 	{
-		if (strcmp(key, "rules") != 0
-		    && strcmp(key, "receivers") != 0) {
+		if (strcmp(key, "rules") != 0 && strcmp(key, "receivers") != 0
+		    && strcmp(key, "inhibit") != 0
+		    && strcmp(key, "repeat_hours") != 0) {
 			snprintf(err, err_size,
 			    "%s: unknown key '%.40s' (the file holds only "
-			    "\"rules\" and \"receivers\")",
+			    "\"rules\", \"receivers\", \"inhibit\" and "
+			    "\"repeat_hours\")",
 			    src, key);
 			return HSI_EINVAL;
 		}
@@ -385,12 +861,9 @@ parse_root(
 		}
 		rs->n = i + 1;
 	}
-	json_t *recv = json_object_get(root, "receivers");
-	int     rv   = recv == NULL ? 0
-	                            : hsi_receivers_parse(recv, src, &rs->recv,
-	                                &rs->nrecv, err, err_size);
+	int rv = parse_settings(root, src, rs, err, err_size);
 	if (rv != 0) {
-		free(rs);
+		hsi_rules_free(rs);
 		return rv;
 	}
 	*out = rs;
@@ -415,6 +888,16 @@ hsi_rules_parse(const char *text, size_t len, const char *src, hsi_rules **out,
 	}
 	int rv = parse_root(root, src, out, err, err_size);
 	json_decref(root);
+	if (rv == 0) {
+		(*out)->text = malloc(len + 1);
+		if ((*out)->text == NULL) {
+			hsi_rules_free(*out);
+			return HSI_ENOMEM;
+		}
+		memcpy((*out)->text, text, len);
+		(*out)->text[len] = '\0';
+		(*out)->text_len  = len;
+	}
 	return rv;
 }
 
@@ -453,6 +936,8 @@ hsi_rules_free(hsi_rules *rules)
 {
 	if (rules != NULL) {
 		free(rules->recv);
+		free(rules->inhibit);
+		free(rules->text);
 	}
 	free(rules);
 }
@@ -467,6 +952,47 @@ const hsi_receiver *
 hsi_rules_receiver(const hsi_rules *rules, size_t i)
 {
 	return i < rules->nrecv ? &rules->recv[i] : NULL;
+}
+
+const char *
+hsi_rules_text(const hsi_rules *rules, size_t *len)
+{
+	*len = rules->text_len;
+	return rules->text;
+}
+
+size_t
+hsi_rules_inhibit_count(const hsi_rules *rules)
+{
+	return rules->inhibit != NULL ? rules->ninhibit : 1;
+}
+
+const hsi_inhibit *
+hsi_rules_inhibit(const hsi_rules *rules, size_t i)
+{
+	if (rules->inhibit == NULL) {
+		return i == 0 ? &default_inhibit : NULL;
+	}
+	return i < rules->ninhibit ? &rules->inhibit[i] : NULL;
+}
+
+int
+hsi_rules_repeat_hours(const hsi_rules *rules)
+{
+	return rules->repeat_hours;
+}
+
+int
+hsi_rule_on_scores(const hsi_rule *rule)
+{
+	return rule->type == HSI_RULE_THRESHOLD
+	    || rule->type == HSI_RULE_DETERIORATION;
+}
+
+const char *
+hsi_rule_type_name(hsi_rule_type type)
+{
+	return (unsigned) type < 5 ? types[type] : "?";
 }
 
 size_t
@@ -526,7 +1052,7 @@ hsi_rule_deteriorated(const hsi_rule *rule, int has_delta, double delta,
 int
 hsi_rule_spans(const hsi_rule *rule)
 {
-	return rule->type != HSI_RULE_THRESHOLD || rule->for_periods > 1
+	return rule->type == HSI_RULE_DETERIORATION || rule->for_periods > 1
 	    || rule->clear_periods > 1 || rule->deadband > 0;
 }
 

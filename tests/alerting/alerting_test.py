@@ -30,7 +30,8 @@ import sys
 import time
 import urllib.request
 
-from harness import Env, check, free_port, read, run, wait_for
+from harness import (Env, check, free_port, read, receiver_events, run,
+                     start_receiver, wait_for)
 
 SCENARIO, BUILD, SRC = sys.argv[1], sys.argv[2], sys.argv[3]
 OUT = sys.argv[4] if len(sys.argv) > 4 else None
@@ -57,23 +58,6 @@ class DeliveryEnv(Env):
     def undelivered(self):
         return int(self.psql("SELECT count(*) FROM notification_outbox "
                              "WHERE delivered_at IS NULL"))
-
-
-def start_receiver(env, name, *opts):
-    secret = os.path.join(env.tmp, name + ".secret")
-    with open(secret, "w") as f:
-        f.write(os.urandom(24).hex() + "\n")
-    events = os.path.join(env.tmp, name + ".events")
-    port_file = os.path.join(env.tmp, name + ".port")
-    env.start(name, ["/usr/bin/python3", os.path.join(HERE, "receiver.py"),
-                     secret, events, port_file] + list(opts))
-    port = int(wait_for(lambda: read(port_file), 30, name + " listening"))
-    return {"name": name, "type": "webhook", "secret_file": secret,
-            "url": "http://127.0.0.1:%d/hook" % port, "timeout_ms": 5000}, events
-
-
-def receiver_events(path):
-    return [json.loads(l) for l in read(path).splitlines() if l.strip()]
 
 
 def s_kill(env):
@@ -213,13 +197,15 @@ def s_sigterm(env):
     print("figures: SIGTERM to exit %.2f s with a request in flight" % took)
 
 
-def alertmanager(env):
+def alertmanager(env, resolve_timeout=None):
     if not os.access(AM_BIN, os.X_OK):
         raise SystemExit("FAIL: %s is missing: install Debian's "
                          "prometheus-alertmanager (scripts/lib.sh hsi_deps "
                          "does)" % AM_BIN)
     cfg = os.path.join(env.tmp, "am.yml")
     with open(cfg, "w") as f:
+        if resolve_timeout:
+            f.write("global:\n  resolve_timeout: %s\n" % resolve_timeout)
         f.write("route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n")
     port = free_port()
     store = os.path.join(env.tmp, "am-data")
@@ -276,10 +262,38 @@ def s_alertmanager(env):
     check(len(env.outbox()) == 12, "12 notifications in all")
 
 
+def s_repush(env):
+    """Alertmanager forgets an alert not re-sent within resolve_timeout;
+    the alerter re-sends firing alerts every repush_seconds."""
+    base, get = alertmanager(env, "8s")
+    env.rules([{"name": "am", "type": "alertmanager", "url": base,
+                "timeout_ms": 3000, "repush_seconds": 5}])
+    env.start_alerter()
+    area = env.provinces[0]
+    env.feed({area: 30})
+
+    def active():
+        st, body = get("/api/v2/alerts?active=true")
+        if st != 200:
+            return None
+        return [a for a in json.loads(body) if a["status"]["state"] == "active"
+                and a["labels"].get("alertname") == "health_low"]
+    wait_for(lambda: len(active() or []) == 1, 30, "the alert in Alertmanager")
+    t0 = time.time()
+    while time.time() - t0 < 20:   # 2.5 resolve timeouts
+        if len(active() or []) != 1:
+            break
+        time.sleep(0.5)
+    check(len(active() or []) == 1,
+          "still active 20 s later, past the 8 s resolve_timeout (re-pushed)")
+    env.feed({area: 80})
+    wait_for(lambda: active() == [], 30, "resolved in Alertmanager")
+
+
 def main():
     run(DeliveryEnv, BUILD, SRC, "hsi-alerting-",
         {"kill": s_kill, "backoff": s_backoff, "sigterm": s_sigterm,
-         "alertmanager": s_alertmanager}[SCENARIO],
+         "alertmanager": s_alertmanager, "repush": s_repush}[SCENARIO],
         ("hsi-alerter", "ops", "flaky", "slow", "alertmanager"))
 
 

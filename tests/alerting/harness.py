@@ -2,6 +2,7 @@
 environment of real processes -- a private PostgreSQL (scripts/pg.sh),
 hsi-scorer with the e2e test catalog, one hsi-ingest node for CDD feeding
 t_health, and hsi-alerter with a rules file. No fixed ports."""
+import json
 import os
 import shutil
 import signal
@@ -79,8 +80,9 @@ class Env:
         ctl = self.bin["hsictl"]
         subprocess.run([ctl, "migrate"] + self.db, check=True,
                        capture_output=True)
-        subprocess.run([ctl, "catalog", "load",
-                        os.path.join(self.src, "tests", "e2e", "catalog.csv")]
+        catalog = getattr(self, "catalog", None) or os.path.join(
+            self.src, "tests", "e2e", "catalog.csv")
+        subprocess.run([ctl, "catalog", "load", catalog]
                        + self.db, check=True, capture_output=True)
         self.start("hsi-scorer", [self.bin["hsi-scorer"]] + self.db + [
             "--ingest-listen", self.ingest, "--events-listen", self.events])
@@ -126,6 +128,23 @@ class Env:
             capture_output=True, text=True, timeout=120)
         check(r.returncode == 0, "node delivers %d (file %d): %s"
               % (year, self.files, r.stderr[-300:]))
+
+
+def start_receiver(env, name, *opts):
+    secret = os.path.join(env.tmp, name + ".secret")
+    with open(secret, "w") as f:
+        f.write(os.urandom(24).hex() + "\n")
+    events = os.path.join(env.tmp, name + ".events")
+    port_file = os.path.join(env.tmp, name + ".port")
+    env.start(name, ["/usr/bin/python3", os.path.join(os.path.dirname(os.path.abspath(__file__)), "receiver.py"),
+                     secret, events, port_file] + list(opts))
+    port = int(wait_for(lambda: read(port_file), 30, name + " listening"))
+    return {"name": name, "type": "webhook", "secret_file": secret,
+            "url": "http://127.0.0.1:%d/hook" % port, "timeout_ms": 5000}, events
+
+
+def receiver_events(path):
+    return [json.loads(l) for l in read(path).splitlines() if l.strip()]
 
 
 def run(env_class, build, src, prefix, body, logs, keep=True):
