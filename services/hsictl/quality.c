@@ -270,9 +270,11 @@ fmt_instant(int64_t unix_s, char *buf, size_t size)
 	long    day = hsi_quality_day_of(unix_s);
 	int64_t s   = unix_s + 7 * 3600 - (int64_t) day * 86400;
 	char    date[16];
+	/* s is within the day (0..86399); the bounds tell the compiler. */
+	unsigned h = (unsigned) (s / 3600) % 24u, m = (unsigned) (s / 60 % 60),
+	         sec = (unsigned) (s % 60);
 	fmt_date(day, date, sizeof(date));
-	snprintf(buf, size, "%sT%02d:%02d:%02d+07:00", date, (int) (s / 3600),
-	    (int) (s / 60 % 60), (int) (s % 60));
+	snprintf(buf, size, "%.10sT%02u:%02u:%02u+07:00", date, h, m, sec);
 }
 
 static double
