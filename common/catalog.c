@@ -600,3 +600,19 @@ hsi_catalog_free(hsi_catalog *c)
 	free(c->dims);
 	free(c);
 }
+
+int
+hsi_agency_code_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 2 || n > 16 || s[0] < 'A' || s[0] > 'Z') {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if (!((s[i] >= 'A' && s[i] <= 'Z')
+		        || (s[i] >= '0' && s[i] <= '9'))) {
+			return 0;
+		}
+	}
+	return 1;
+}

@@ -129,6 +129,9 @@ const hsi_indicator *hsi_catalog_indicator(
 const hsi_area   *hsi_catalog_area(const hsi_catalog *cat, const char *code);
 const hsi_agency *hsi_catalog_agency(const hsi_catalog *cat, const char *code);
 
+/* 1 if s is an agency code: A-Z then 1-15 of A-Z 0-9 ("NSO", "DOH"). */
+int hsi_agency_code_valid(const char *s);
+
 const char *hsi_rollup_area_name(hsi_rollup_area r);
 const char *hsi_rollup_time_name(hsi_rollup_time r);
 const char *hsi_area_level_name(hsi_area_level l);

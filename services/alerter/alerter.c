@@ -39,8 +39,9 @@ struct hsi_alerter {
 	int             running;
 	int             abandoned; /* receive thread left behind on exit */
 	pthread_mutex_t mu;
-	uint64_t        last_seq; /* highest score event_seq handled */
-	char            data_mark[HSI_EVAL_MARK_MAX]; /* hsi_eval_data */
+	uint64_t        last_seq;  /* highest score event_seq handled */
+	hsi_eval_mark   data_mark; /* hsi_eval_data */
+	struct timespec late_at;   /* last late_data evaluation (monotonic) */
 };
 
 static int64_t
@@ -178,21 +179,37 @@ run_period(void *arg, const char *period)
 
 static int resync_locked(hsi_alerter *a);
 
-/* Evaluates the data rules (late_data, and suspicious and spike for the
- * years changed since the last time) and publishes; with a->mu held. */
+/* late_data reads every revision of the window (common/quality.c), so
+ * a burst of files does not run it for each: at most this often on data,
+ * and on every clock tick. */
+#define LATE_MIN_INTERVAL_MS 10000
+
+/* Evaluates the data rules (suspicious and spike for the years changed
+ * since the last time, late_data when force or it is due) and publishes;
+ * with a->mu held. */
 static int
-run_data(hsi_alerter *a)
+run_data(hsi_alerter *a, int force)
 {
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	int64_t since = (int64_t) (now.tv_sec - a->late_at.tv_sec) * 1000
+	    + (now.tv_nsec - a->late_at.tv_nsec) / 1000000;
+	int late
+	    = force || a->late_at.tv_sec == 0 || since >= LATE_MIN_INTERVAL_MS;
 	hsi_transition *t = NULL;
 	size_t          n = 0;
 	int             rv;
 	if ((rv = ensure_db(a)) != 0) {
 		return rv;
 	}
-	if ((rv = hsi_eval_data(a->db, a->rules, a->data_mark, &t, &n)) != 0) {
+	if ((rv = hsi_eval_data(a->db, a->rules, &a->data_mark, late, &t, &n))
+	    != 0) {
 		hsi_log_error("evaluation failed", "{s:s, s:s}", "period",
 		    "(data rules)", "error", hsi_strerror(rv));
 		return rv;
+	}
+	if (late) {
+		a->late_at = now;
 	}
 	for (size_t i = 0; i < n; i++) {
 		publish(a, &t[i]);
@@ -245,7 +262,7 @@ hsi_alerter_tick(hsi_alerter *a, int clock)
 	if (rv == 0 && clock) {
 		rv = resync_locked(a);
 		if (rv == 0) {
-			rv = run_data(a);
+			rv = run_data(a, 1);
 		}
 	}
 	if (rv == 0) {
@@ -281,7 +298,7 @@ hsi_alerter_reload(
 		if (hsi_eval_latest(a->db, period, &seq) == 0) {
 			run_period(a, period);
 		}
-		run_data(a);
+		run_data(a, 1);
 	}
 	pthread_mutex_unlock(&a->mu);
 	hsi_rules_free(old);
@@ -325,7 +342,7 @@ hsi_alerter_handle(hsi_alerter *a, const void *msg, size_t len)
 	 * it needs no decoding, and a forged one costs one query. */
 	if (len > 4 && memcmp(msg, "ack.", 4) == 0) {
 		pthread_mutex_lock(&a->mu);
-		int rv = run_data(a);
+		int rv = run_data(a, 0);
 		pthread_mutex_unlock(&a->mu);
 		return rv;
 	}
@@ -426,7 +443,7 @@ hsi_alerter_start(hsi_alerter *a, char *err, size_t err_size)
 		    "applied the migrations? see the database error above)");
 		return rv;
 	}
-	if ((rv = run_data(a)) != 0) {
+	if ((rv = run_data(a, 1)) != 0) {
 		snprintf(err, err_size,
 		    "cannot evaluate the data rules against PostgreSQL (see "
 		    "the database error above)");

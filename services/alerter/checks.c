@@ -136,14 +136,17 @@ names_load(hsi_eval_ctx *c, names *nm)
 	return nm->r ? 0 : HSI_EDB;
 }
 
-/* Row of indicator code, or -1. */
+/* The row of r (sorted by its first nkey columns, byte order) whose
+ * first nkey columns equal key, or -1. */
 static int
-names_find(const names *nm, const char *code)
+row_find(PGresult *r, const char *const *key, int nkey)
 {
-	int lo = 0, hi = PQntuples(nm->r) - 1;
+	int lo = 0, hi = PQntuples(r) - 1;
 	while (lo <= hi) {
-		int mid = (lo + hi) / 2;
-		int cmp = strcmp(PQgetvalue(nm->r, mid, 0), code);
+		int mid = (lo + hi) / 2, cmp = 0;
+		for (int k = 0; cmp == 0 && k < nkey; k++) {
+			cmp = strcmp(PQgetvalue(r, mid, k), key[k]);
+		}
 		if (cmp == 0) {
 			return mid;
 		}
@@ -154,6 +157,14 @@ names_find(const names *nm, const char *code)
 		}
 	}
 	return -1;
+}
+
+/* Row of indicator code, or -1. */
+static int
+names_find(const names *nm, const char *code)
+{
+	const char *key[1] = { code };
+	return row_find(nm->r, key, 1);
 }
 
 static const char *
@@ -410,26 +421,8 @@ static const char sql_ind_scores[]
 static int
 obs_find(PGresult *r, const char *ind, const char *period, const char *area)
 {
-	int lo = 0, hi = PQntuples(r) - 1;
-	while (lo <= hi) {
-		int mid = (lo + hi) / 2;
-		int cmp = strcmp(PQgetvalue(r, mid, 0), ind);
-		if (cmp == 0) {
-			cmp = strcmp(PQgetvalue(r, mid, 1), period);
-		}
-		if (cmp == 0) {
-			cmp = strcmp(PQgetvalue(r, mid, 2), area);
-		}
-		if (cmp == 0) {
-			return mid;
-		}
-		if (cmp < 0) {
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
-	}
-	return -1;
+	const char *key[3] = { ind, period, area };
+	return row_find(r, key, 3);
 }
 
 /* The same period a year earlier ("2024Q3" -> "2023Q3"). */

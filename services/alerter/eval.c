@@ -97,8 +97,8 @@ static const char sql_refresh[]
 
 /* The live alerts of a rule, optionally of one label value. */
 static const char sql_live[]
-    = "SELECT fingerprint, state, labels::text, annotations::text, value"
-      " FROM alert WHERE rule = $1 AND state <> 'resolved'"
+    = "SELECT fingerprint, state, labels::text, annotations::text, value,"
+      " threshold FROM alert WHERE rule = $1 AND state <> 'resolved'"
       " AND ($2 = '' OR labels->>$2 = $3) ORDER BY fingerprint";
 
 static const char sql_resolve[]
@@ -552,15 +552,47 @@ detail_text(json_t *detail, const char *kind)
 	return s;
 }
 
-/* A wanted alert: fired when it is not firing yet, else refreshed. */
+/* 1 if the stored JSON text equals the object built from text. */
 static int
-want_one(eval_ctx *c, const hsi_rule *rule, hsi_alert_want *w, int firing)
+same_json(const char *stored, const char *text)
+{
+	json_t *a = json_loads(stored, 0, NULL),
+	       *b = json_loads(text, 0, NULL);
+	int eq    = a != NULL && b != NULL && json_equal(a, b);
+	json_decref(a);
+	json_decref(b);
+	return eq;
+}
+
+/* 1 if live row i of r already holds what w would write: most data
+ * alerts stay as they are from one evaluation to the next, and each
+ * UPDATE would be a round trip. */
+static int
+unchanged(PGresult *r, int i, const hsi_alert_want *w, const char *labels,
+    const char *ann)
+{
+	return !PQgetisnull(r, i, 4) && !PQgetisnull(r, i, 5)
+	    && strtod(PQgetvalue(r, i, 4), NULL) == w->t.value
+	    && strtod(PQgetvalue(r, i, 5), NULL) == w->t.threshold
+	    && same_json(PQgetvalue(r, i, 2), labels)
+	    && same_json(PQgetvalue(r, i, 3), ann);
+}
+
+/* A wanted alert: fired when it is not firing yet (live is NULL or the
+ * row is pending), else refreshed if it changed. */
+static int
+want_one(eval_ctx *c, const hsi_rule *rule, hsi_alert_want *w, PGresult *live,
+    int row)
 {
 	char *labels = json_dumps(w->labels, JSON_COMPACT | JSON_SORT_KEYS);
 	char *ann    = annotations_json(&w->t, w->annotations);
 	char *detail = detail_text(w->detail, w->t.kind);
 	int   rv     = labels && ann && detail ? 0 : HSI_ENOMEM;
-	if (rv == 0 && firing) {
+	int   firing
+	    = live != NULL && strcmp(PQgetvalue(live, row, 1), "firing") == 0;
+	if (rv == 0 && firing && unchanged(live, row, w, labels, ann)) {
+		/* nothing to write */
+	} else if (rv == 0 && firing) {
 		char value[40], thr[40];
 		snprintf(value, sizeof(value), "%.17g", w->t.value);
 		snprintf(thr, sizeof(thr), "%.17g", w->t.threshold);
@@ -689,12 +721,9 @@ hsi_eval_reconcile(eval_ctx *c, const hsi_rule *rule, const char *scope_label,
 		if (cmp < 0) {
 			rv = resolve_row(c, rule, r, i++);
 		} else if (cmp > 0) {
-			rv = want_one(c, rule, &want[k++], 0);
+			rv = want_one(c, rule, &want[k++], NULL, 0);
 		} else {
-			int firing
-			    = strcmp(PQgetvalue(r, i, 1), "firing") == 0;
-			rv = want_one(c, rule, &want[k++], firing);
-			i++;
+			rv = want_one(c, rule, &want[k++], r, i++);
 		}
 	}
 	PQclear(r);
@@ -702,20 +731,22 @@ hsi_eval_reconcile(eval_ctx *c, const hsi_rule *rule, const char *scope_label,
 }
 
 /* The score rules when c->period is set, the data rules for c->years,
- * late_data when c->period is not set (hsi_eval_data). */
+ * late_data when c->late is set (hsi_eval_data). */
 static int
 eval_rules(eval_ctx *c, const hsi_rules *rules)
 {
 	for (size_t i = 0; i < hsi_rules_count(rules); i++) {
 		const hsi_rule *rule = hsi_rules_get(rules, i);
 		int             rv   = 0;
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (hsi_rule_on_scores(rule)) {
 			rv = c->period != NULL && c->methodology > 0
 			    ? eval_rule(c, rule)
 			    : 0;
 		} else if (rule->type == HSI_RULE_LATE_DATA) {
 			/* Data and the clock change it, not scores. */
-			rv = c->period == NULL ? hsi_check_late(c, rule) : 0;
+			rv = c->late ? hsi_check_late(c, rule) : 0;
 		} else if (rule->type == HSI_RULE_SUSPICIOUS) {
 			for (size_t k = 0; rv == 0 && k < c->n_years; k++) {
 				rv = hsi_check_suspicious(
@@ -727,6 +758,11 @@ eval_rules(eval_ctx *c, const hsi_rules *rules)
 		if (rv != 0) {
 			return rv;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		hsi_log_debug("rule evaluated", "{s:s, s:s, s:f}", "rule",
+		    rule->name, "type", hsi_rule_type_name(rule->type), "ms",
+		    (double) (t1.tv_sec - t0.tv_sec) * 1e3
+		        + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
 	}
 	return 0;
 }
@@ -794,16 +830,29 @@ hsi_eval_period(PGconn *db, const hsi_rules *rules, const char *period,
 	return eval_run(&c, rules, out, n);
 }
 
+/* 1 if year's changes in the window are those m saw last time. */
+static int
+seen(const hsi_eval_mark *m, int year, long count, const char *newest)
+{
+	for (int i = 0; i < m->n; i++) {
+		if (m->year[i].year == year) {
+			return m->year[i].count == count
+			    && strcmp(m->year[i].newest, newest) == 0;
+		}
+	}
+	return 0;
+}
+
 int
-hsi_eval_data(PGconn *db, const hsi_rules *rules, char *mark,
+hsi_eval_data(PGconn *db, const hsi_rules *rules, hsi_eval_mark *m, int late,
     hsi_transition **out, size_t *n)
 {
 	char        slack[16];
-	const char *p[2] = { mark[0] ? mark : "-infinity", slack };
+	const char *p[2] = { m->mark[0] ? m->mark : "-infinity", slack };
 	snprintf(slack, sizeof(slack), "%d", HSI_EVAL_MARK_SLACK_S);
 	PGresult *r = hsi_db_query(db, "changed years",
-	    "SELECT year, (max(max(updated_at)) OVER ())::text FROM "
-	    "observation "
+	    "SELECT year, count(*), max(updated_at)::text,"
+	    " (max(max(updated_at)) OVER ())::text FROM observation "
 	    "WHERE updated_at > $1::timestamptz - $2::int * interval '1 "
 	    "second' "
 	    "GROUP BY year ORDER BY year",
@@ -811,30 +860,39 @@ hsi_eval_data(PGconn *db, const hsi_rules *rules, char *mark,
 	if (r == NULL) {
 		return HSI_EDB;
 	}
-	int  rows  = PQntuples(r);
+	int  rows = PQntuples(r), k = 0;
 	int *years = malloc((size_t) (rows > 0 ? rows : 1) * sizeof(*years));
-	char newest[HSI_EVAL_MARK_MAX];
 	if (years == NULL) {
 		PQclear(r);
 		return HSI_ENOMEM;
 	}
-	snprintf(newest, sizeof(newest), "%s",
-	    rows > 0 ? PQgetvalue(r, 0, 1) : mark);
 	for (int i = 0; i < rows; i++) {
-		years[i] = atoi(PQgetvalue(r, i, 0));
+		int year = atoi(PQgetvalue(r, i, 0));
+		if (!seen(m, year, atol(PQgetvalue(r, i, 1)),
+		        PQgetvalue(r, i, 2))) {
+			years[k++] = year;
+		}
 	}
-	PQclear(r);
 	eval_ctx c;
 	memset(&c, 0, sizeof(c));
 	c.db       = db;
 	c.years    = years;
-	c.n_years  = (size_t) rows;
+	c.late     = late;
+	c.n_years  = (size_t) k;
 	c.now_unix = (int64_t) time(NULL);
 	int rv     = eval_run(&c, rules, out, n);
 	free(years);
-	if (rv == 0) {
-		snprintf(mark, HSI_EVAL_MARK_MAX, "%s", newest);
+	if (rv == 0 && rows > 0) {
+		snprintf(m->mark, sizeof(m->mark), "%s", PQgetvalue(r, 0, 3));
+		m->n = rows < HSI_EVAL_MARK_YEARS ? rows : HSI_EVAL_MARK_YEARS;
+		for (int i = 0; i < m->n; i++) {
+			m->year[i].year  = atoi(PQgetvalue(r, i, 0));
+			m->year[i].count = atol(PQgetvalue(r, i, 1));
+			snprintf(m->year[i].newest, sizeof(m->year[i].newest),
+			    "%s", PQgetvalue(r, i, 2));
+		}
 	}
+	PQclear(r);
 	return rv;
 }
 

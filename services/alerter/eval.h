@@ -70,19 +70,35 @@ int hsi_eval_period(PGconn *db, const hsi_rules *rules, const char *period,
     hsi_transition **out, size_t *n);
 
 /*
- * Evaluates the rules that judge submitted data (suspicious, spike) for
- * every year whose observations changed since mark, and late_data, in
- * one transaction. mark (HSI_EVAL_MARK_MAX bytes) is a PostgreSQL
- * timestamp, "" at first (every year); on success it is moved to the
- * newest change seen. Changes within HSI_EVAL_MARK_SLACK_S before mark
- * are looked at again, since a transaction's updated_at is its start
- * time and a long one commits after later ones. Same contract as
- * hsi_eval_period otherwise.
+ * Where hsi_eval_data stands: the newest change it has seen, and per year
+ * the number and newest time of the changes inside the slack window, so
+ * a year is judged again only when something in it changed.
  */
 #define HSI_EVAL_MARK_MAX 64
 #define HSI_EVAL_MARK_SLACK_S 120
-int hsi_eval_data(PGconn *db, const hsi_rules *rules, char *mark,
-    hsi_transition **out, size_t *n);
+#define HSI_EVAL_MARK_YEARS 64
+typedef struct {
+	char mark[HSI_EVAL_MARK_MAX]; /* "" at first: every year */
+	int  n;
+	struct {
+		int  year;
+		long count;
+		char newest[HSI_EVAL_MARK_MAX];
+	} year[HSI_EVAL_MARK_YEARS];
+} hsi_eval_mark;
+
+/*
+ * Evaluates the rules that judge submitted data (suspicious, spike) for
+ * every year whose observations changed since m, and, with late set,
+ * late_data, in one transaction. A transaction's updated_at is its start
+ * time and one that started earlier can commit later, so the changes of
+ * the last HSI_EVAL_MARK_SLACK_S before the mark are looked at again; a
+ * year whose changes there are the same (count and newest time) as last
+ * time is not judged again. On success m moves on. Same contract as
+ * hsi_eval_period otherwise.
+ */
+int hsi_eval_data(PGconn *db, const hsi_rules *rules, hsi_eval_mark *m,
+    int late, hsi_transition **out, size_t *n);
 
 /* The rules version recorded in alert_rules that evaluations cite in
  * their alert_event details (0: none recorded). Set by the alerter. */

@@ -29,6 +29,7 @@ typedef struct {
 	const char     *period; /* score rules' period, or NULL */
 	const int      *years;  /* data rules' changed years (n_years) */
 	size_t          n_years;
+	int             late; /* evaluate late_data */
 	int64_t         now_unix;
 	hsi_transition *t;
 	size_t          n, cap;

@@ -16,6 +16,7 @@
 
 #include "error.h"
 #include "alertops.h"
+#include "catalog.h"
 #include "period.h"
 
 struct hsi_rules {
@@ -361,93 +362,53 @@ parse_area_level(
 	return 0;
 }
 
-/* Agency codes as in the catalog: A-Z then 1-15 of A-Z 0-9. */
 static int
-agency_code(const char *s)
+indicator_code(const char *s)
 {
-	size_t n = strlen(s);
-	if (n < 2 || n > 16 || s[0] < 'A' || s[0] > 'Z') {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if (!((s[i] >= 'A' && s[i] <= 'Z')
-		        || (s[i] >= '0' && s[i] <= '9'))) {
-			return 0;
-		}
-	}
-	return 1;
+	return strlen(s) <= 32 && plain_name(s, 0);
 }
 
+/*
+ * An optional list of 1..max codes under key, each accepted by valid, into
+ * out (rows of width bytes) and *n; what names the codes in messages.
+ */
 static int
-parse_agencies(
-    json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
+parse_codes(json_t *r, const char *key, size_t max, int (*valid)(const char *),
+    const char *what, char *out, size_t width, int *n, const char *where,
+    char *err, size_t err_size)
 {
-	json_t *a = json_object_get(r, "agencies");
+	json_t *a = json_object_get(r, key);
 	size_t  i;
 	json_t *v;
 	if (a == NULL) {
 		return 0;
 	}
 	if (!json_is_array(a) || json_array_size(a) == 0
-	    || json_array_size(a) > HSI_RULE_AGENCIES_MAX) {
+	    || json_array_size(a) > max) {
 		snprintf(err, err_size,
-		    "%s: key 'agencies' must be an array of 1 to %d agency "
-		    "codes (e.g. [\"NSO\", \"MOPH\"]), or be left out for "
-		    "every agency",
-		    where, HSI_RULE_AGENCIES_MAX);
-		return HSI_EINVAL;
-	}
-	json_array_foreach(a, i, v)
-	{
-		if (!json_is_string(v) || !agency_code(json_string_value(v))) {
-			snprintf(err, err_size,
-			    "%s: key 'agencies': item %zu must be an agency "
-			    "code (A-Z then 1-15 of A-Z 0-9, e.g. \"NSO\")",
-			    where, i);
-			return HSI_EINVAL;
-		}
-		snprintf(out->agencies[i], sizeof(out->agencies[i]), "%s",
-		    json_string_value(v));
-	}
-	out->n_agencies = (int) json_array_size(a);
-	return 0;
-}
-
-static int
-parse_indicators(
-    json_t *r, hsi_rule *out, const char *where, char *err, size_t err_size)
-{
-	json_t *a = json_object_get(r, "indicators");
-	size_t  i;
-	json_t *v;
-	if (a == NULL) {
-		return 0;
-	}
-	if (!json_is_array(a) || json_array_size(a) == 0
-	    || json_array_size(a) > HSI_RULE_INDICATORS_MAX) {
-		snprintf(err, err_size,
-		    "%s: key 'indicators' must be an array of 1 to %d "
-		    "indicator "
-		    "codes, or be left out for every indicator of the "
-		    "agencies",
-		    where, HSI_RULE_INDICATORS_MAX);
+		    "%s: key '%s' must be an array of 1 to %zu %s codes, or "
+		    "be "
+		    "left out for all",
+		    where, key, max, what);
 		return HSI_EINVAL;
 	}
 	json_array_foreach(a, i, v)
 	{
 		const char *s = json_is_string(v) ? json_string_value(v) : "";
-		if (!plain_name(s, 0) || strlen(s) > 32) {
+		if (!valid(s)) {
 			snprintf(err, err_size,
-			    "%s: key 'indicators': item %zu must be an "
-			    "indicator "
-			    "code (1-32 of a-z 0-9 _, e.g. \"pov_rate\")",
-			    where, i);
+			    "%s: key '%s': item %zu must be %s %s code (%s)",
+			    where, key, i,
+			    what[0] == 'a' || what[0] == 'i' ? "an" : "a",
+			    what,
+			    valid == hsi_agency_code_valid
+			        ? "A-Z then 1-15 of A-Z 0-9, e.g. \"NSO\""
+			        : "1-32 of a-z 0-9 _, e.g. \"pov_rate\"");
 			return HSI_EINVAL;
 		}
-		snprintf(
-		    out->indicators[i], sizeof(out->indicators[i]), "%s", s);
+		snprintf(out + i * width, width, "%s", s);
 	}
-	out->n_indicators = (int) json_array_size(a);
+	*n = (int) json_array_size(a);
 	return 0;
 }
 
@@ -499,8 +460,14 @@ parse_late(
 	out->remind_days      = 14;
 	out->lookback_days    = 400;
 	out->min_completeness = 1.0;
-	if ((rv = parse_agencies(r, out, where, err, err_size))
-	    || (rv = parse_indicators(r, out, where, err, err_size))
+	if ((rv = parse_codes(r, "agencies", HSI_RULE_AGENCIES_MAX,
+	         hsi_agency_code_valid, "agency", &out->agencies[0][0],
+	         sizeof(out->agencies[0]), &out->n_agencies, where, err,
+	         err_size))
+	    || (rv = parse_codes(r, "indicators", HSI_RULE_INDICATORS_MAX,
+	            indicator_code, "indicator", &out->indicators[0][0],
+	            sizeof(out->indicators[0]), &out->n_indicators, where, err,
+	            err_size))
 	    || (rv = parse_grace(r, out, where, err, err_size))
 	    || (rv = get_int(r, "remind_days", 0, HSI_RULE_DAYS_MAX,
 	            &out->remind_days, where, err, err_size))

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "catalog.h"
 #include "db.h"
 #include "error.h"
 #include "hsictl.h"
@@ -110,22 +111,6 @@ fmt_date(long day, char *buf, size_t size)
 }
 
 static int
-valid_agency(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 2 || n > 16 || s[0] < 'A' || s[0] > 'Z') {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if (!((s[i] >= 'A' && s[i] <= 'Z')
-		        || (s[i] >= '0' && s[i] <= '9'))) {
-			return 0;
-		}
-	}
-	return 1;
-}
-
-static int
 take_option(quality_args *a, int c, const char *arg)
 {
 	char err[256];
@@ -134,7 +119,7 @@ take_option(quality_args *a, int c, const char *arg)
 		a->db_url = arg;
 		return 0;
 	case 'a':
-		if (!valid_agency(arg)) {
+		if (!hsi_agency_code_valid(arg)) {
 			return usage_error(
 			    "--agency '%s': an agency code is 2 "
 			    "to 16 capital letters and digits, "
