@@ -37,5 +37,10 @@ int hsictl_quality(int argc, char **argv);
  * actions on alerts, over common/alertops.h.
  */
 int hsictl_alerts(int argc, char **argv);
+/*
+ * hsictl token create|list|revoke ... (token.c): the REST gateway's API
+ * tokens, over common/token.h (docs/tokens.md).
+ */
+int hsictl_token(int argc, char **argv);
 
 #endif

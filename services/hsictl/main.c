@@ -37,7 +37,10 @@ usage(FILE *f)
 	    "quality --help)\n"
 	    "  alerts ...                  list, show, acknowledge and "
 	    "silence alerts\n"
-	    "                              (hsictl alerts --help)\n\n"
+	    "                              (hsictl alerts --help)\n"
+	    "  token ...                   create, list and revoke the REST "
+	    "gateway's API\n"
+	    "                              tokens (hsictl token --help)\n\n"
 	    "--db-url defaults to $HSI_DB_URL.\n");
 }
 
@@ -52,6 +55,7 @@ static const struct {
 	{ "tap", hsictl_tap },
 	{ "quality", hsictl_quality },
 	{ "alerts", hsictl_alerts },
+	{ "token", hsictl_token },
 };
 
 int
