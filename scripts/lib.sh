@@ -20,7 +20,7 @@ HSI_PACKAGES=(
 	libsqlite3-dev libssl-dev libcmocka-dev libcurl4-openssl-dev
 	prometheus-alertmanager
 	postgresql-15 postgresql-client-15
-	python3 python3-pandas python3-yaml
+	python3 python3-pandas python3-yaml python3-jsonschema
 	curl ca-certificates procps iproute2 util-linux
 )
 
