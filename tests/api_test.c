@@ -1,9 +1,11 @@
 /*
- * api_test.c: hsi-api without PostgreSQL: ETag matching, the response
- * cache (invalidation, the generation guard, the size cap), score-event
+ * api_test.c: hsi-api without PostgreSQL: the response cache
+ * (invalidation, the generation guard, the size cap), score-event
  * decoding, static-file confinement, and a real server on port 0 whose
- * database is unreachable: health, readiness, problem answers, 405 and
- * keep-alive are all checked over a TCP socket.
+ * database is unreachable: health, readiness, problem answers, 405,
+ * HEAD, 401 when reads need a token, and keep-alive are all checked over
+ * a TCP socket. The parsers, the router and the request pipeline have
+ * their own tests under tests/api/.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,20 +29,6 @@
 #include "event.h"
 #include "events.h"
 #include "files.h"
-#include "routes.h"
-
-static void
-test_etag_match(void **state)
-{
-	(void) state;
-	assert_true(hsi_routes_etag_match("\"m1-s5\"", "\"m1-s5\""));
-	assert_true(
-	    hsi_routes_etag_match("W/\"x\", W/\"m1-s5\"", "\"m1-s5\""));
-	assert_true(hsi_routes_etag_match("*", "\"m1-s5\""));
-	assert_false(hsi_routes_etag_match("\"m1-s4\"", "\"m1-s5\""));
-	assert_false(hsi_routes_etag_match("\"m1-s55\"", "\"m1-s5\""));
-	assert_false(hsi_routes_etag_match(NULL, "\"m1-s5\""));
-}
 
 static void
 test_cache(void **state)
@@ -220,9 +208,11 @@ test_server_without_db(void **state)
 {
 	hsi_api     *a;
 	char         err[600], out[8192];
-	hsi_api_opts o = { "postgresql:///x?host=/nonexistent-hsi&port=1",
-		"127.0.0.1:0", "inproc://api-test-events", NULL, 1,
-		{ NULL, NULL, NULL } };
+	hsi_api_opts o = { .db_url = "postgresql:///x?host=/nonexistent-hsi"
+		                     "&port=1",
+		.listen            = "127.0.0.1:0",
+		.events_url        = "inproc://api-test-events",
+		.public_reads      = 1 };
 	(void) state;
 	assert_int_equal(hsi_api_open(&o, &a, err, sizeof(err)), 0);
 	assert_int_equal(hsi_api_start(a, err, sizeof(err)), 0);
@@ -265,7 +255,58 @@ test_server_without_db(void **state)
 	    "GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", out,
 	    sizeof(out));
 	expect_has(out, "HTTP/1.1 404");
+
+	http(port,
+	    "GET /v1/nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+	    out, sizeof(out));
+	expect_has(out, "HTTP/1.1 404");
+	expect_has(out, "problems/no-route");
+
+	/* HEAD answers wherever GET does, without a body. */
+	http(port,
+	    "HEAD /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+	    out, sizeof(out));
+	expect_has(out, "HTTP/1.1 200");
+	assert_null(strstr(out, "\"status\""));
 	hsi_api_close(a);
+}
+
+static void
+test_reads_need_token(void **state)
+{
+	hsi_api     *a;
+	char         err[600], out[8192];
+	hsi_api_opts o = { .db_url = "postgresql:///x?host=/nonexistent-hsi"
+		                     "&port=1",
+		.listen            = "127.0.0.1:0",
+		.events_url        = "inproc://api-test-events3",
+		.public_reads      = 0,
+		.rate_limit        = 100 };
+	(void) state;
+	assert_int_equal(hsi_api_open(&o, &a, err, sizeof(err)), 0);
+	assert_int_equal(hsi_api_start(a, err, sizeof(err)), 0);
+	http(hsi_api_port(a),
+	    "GET /v1/index?period=2024 HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n",
+	    out, sizeof(out));
+	expect_has(out, "HTTP/1.1 401");
+	expect_has(out, "WWW-Authenticate: Bearer");
+	expect_has(out, "problems/unauthorized");
+	/* Probes stay open. */
+	http(hsi_api_port(a),
+	    "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+	    out, sizeof(out));
+	expect_has(out, "HTTP/1.1 200");
+	hsi_api_close(a);
+
+	/* Options that cannot work are refused with a reason. */
+	o.cursor_secret = "abc";
+	assert_int_equal(hsi_api_open(&o, &a, err, sizeof(err)), HSI_EINVAL);
+	assert_non_null(strstr(err, "cursor_secret"));
+	o.cursor_secret = NULL;
+	o.rate_limit    = -1;
+	assert_int_equal(hsi_api_open(&o, &a, err, sizeof(err)), HSI_EINVAL);
+	assert_non_null(strstr(err, "rate_limit"));
 }
 
 static void
@@ -273,9 +314,11 @@ test_address_in_use(void **state)
 {
 	hsi_api     *a, *b;
 	char         err[600], listen[32];
-	hsi_api_opts o = { "postgresql:///x?host=/nonexistent-hsi&port=1",
-		"127.0.0.1:0", "inproc://api-test-events2", NULL, 1,
-		{ NULL, NULL, NULL } };
+	hsi_api_opts o = { .db_url = "postgresql:///x?host=/nonexistent-hsi"
+		                     "&port=1",
+		.listen            = "127.0.0.1:0",
+		.events_url        = "inproc://api-test-events2",
+		.public_reads      = 1 };
 	(void) state;
 	assert_int_equal(hsi_api_open(&o, &a, err, sizeof(err)), 0);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", hsi_api_port(a));
@@ -291,11 +334,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_etag_match),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_events_decode),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_server_without_db),
+		cmocka_unit_test(test_reads_need_token),
 		cmocka_unit_test(test_address_in_use),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

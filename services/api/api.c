@@ -4,10 +4,7 @@
  * We bind the listening socket ourselves and hand it to MHD: when MHD
  * binds, a busy port only shows as MHD_start_daemon() returning NULL,
  * and "address in use" is the one start-up error operators need spelt
- * out. Requests are answered on the handler's second call (the first
- * only records the request): answering on the first loses keep-alive.
- * The exception is a request with a body: every route refuses bodies for
- * now, and MHD cannot queue a response once it has started reading one.
+ * out. What happens to a request is dispatch.c's business.
  */
 #include "api.h"
 
@@ -22,13 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dispatch.h"
 #include "error.h"
 #include "events.h"
 #include "log.h"
 #include "routes.h"
 
 struct hsi_api {
-	hsi_routes         rt;
+	hsi_server         srv;
 	struct MHD_Daemon *daemon;
 	hsi_events        *events;
 	char              *events_url;
@@ -132,6 +130,39 @@ open_listener(hsi_api *a, const char *addr, char *err, size_t err_size)
 	return rv;
 }
 
+/* Rate limiter, cursor key and route tables. */
+static int
+open_server(hsi_api *a, const hsi_api_opts *opts, char *err, size_t err_size)
+{
+	double rate   = opts->rate_limit;
+	double burst  = opts->rate_burst > 0 ? opts->rate_burst : 2 * rate;
+	a->srv.routes = hsi_route_tables;
+	if (hsi_router_check(a->srv.routes, err, err_size) != 0) {
+		return HSI_EINVAL;
+	}
+	if (opts->cursor_secret != NULL
+	        ? hsi_cursor_key_hex(opts->cursor_secret, &a->srv.cursor_key)
+	        : hsi_cursor_key_random(&a->srv.cursor_key)) {
+		snprintf(err, err_size,
+		    "cursor_secret is not 64 hex digits (or no random "
+		    "bytes are available): make one with openssl rand -hex "
+		    "32");
+		return HSI_EINVAL;
+	}
+	if (rate < 0 || burst < 0
+	    || (rate > 0
+	        && hsi_ratelimit_alloc(
+	               rate, burst, HSI_API_RATE_KEYS, &a->srv.limiter)
+	            != 0)) {
+		snprintf(err, err_size,
+		    "rate_limit %g with rate_burst %g: give requests a second "
+		    "(0 turns the limit off) and a burst of at least 1",
+		    rate, burst);
+		return HSI_EINVAL;
+	}
+	return 0;
+}
+
 int
 hsi_api_open(
     const hsi_api_opts *opts, hsi_api **out, char *err, size_t err_size)
@@ -141,9 +172,12 @@ hsi_api_open(
 	if (a == NULL) {
 		return HSI_ENOMEM;
 	}
-	a->fd              = -1;
-	a->rt.public_reads = opts->public_reads;
-	a->tls             = opts->tls;
+	a->fd               = -1;
+	a->srv.public_reads = opts->public_reads;
+	a->tls              = opts->tls;
+	if ((rv = open_server(a, opts, err, err_size)) != 0) {
+		goto fail;
+	}
 	if (opts->db_url == NULL || *opts->db_url == '\0'
 	    || opts->events_url == NULL) {
 		snprintf(err, err_size,
@@ -155,9 +189,9 @@ hsi_api_open(
 		rv = HSI_EINVAL;
 		goto fail;
 	}
-	if ((rv = hsi_pool_alloc(opts->db_url, HSI_API_THREADS, &a->rt.pool))
+	if ((rv = hsi_pool_alloc(opts->db_url, HSI_API_THREADS, &a->srv.pool))
 	        != 0
-	    || (rv = hsi_cache_alloc(&a->rt.cache)) != 0
+	    || (rv = hsi_cache_alloc(&a->srv.cache)) != 0
 	    || (a->events_url = strdup(opts->events_url)) == NULL) {
 		snprintf(err, err_size, "out of memory");
 		rv = HSI_ENOMEM;
@@ -165,7 +199,7 @@ hsi_api_open(
 	}
 	if ((opts->static_dir != NULL
 	        && (rv = hsi_files_open(
-	                opts->static_dir, &a->rt.files, err, err_size))
+	                opts->static_dir, &a->srv.files, err, err_size))
 	            != 0)
 	    || (rv = open_listener(a, opts->listen, err, err_size)) != 0) {
 		goto fail;
@@ -196,54 +230,25 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
     size_t *upload_data_size, void **con_cls)
 {
 	hsi_api *a = cls;
-	hsi_req *r = *con_cls;
 	(void) version;
-	(void) upload_data;
-	if (r == NULL) {
-		if ((r = calloc(1, sizeof(*r))) == NULL) {
-			return MHD_NO;
-		}
-		r->conn = c;
-		clock_gettime(CLOCK_MONOTONIC, &r->start);
-		snprintf(r->method, sizeof(r->method), "%s", method);
-		snprintf(r->path, sizeof(r->path), "%s", url);
-		*con_cls = r;
-		if (!hsi_routes_has_body(r)) {
-			return MHD_YES; /* answer on the next call */
-		}
-	} else if (r->status != 0) {
-		*upload_data_size = 0; /* answered already; drop the rest */
-		return MHD_YES;
-	}
-	return hsi_routes_dispatch(&a->rt, r, url, method, *upload_data_size);
+	return hsi_dispatch(
+	    &a->srv, c, url, method, upload_data, upload_data_size, con_cls);
 }
 
 static void
 on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	hsi_req        *r = *con_cls;
-	struct timespec now;
 	(void) cls;
 	(void) c;
-	if (r == NULL) {
-		return;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	double ms = (double) (now.tv_sec - r->start.tv_sec) * 1e3
-	    + (double) (now.tv_nsec - r->start.tv_nsec) / 1e6;
-	hsi_log_debug("request", "{s:s, s:s, s:i, s:f, s:i}", "method",
-	    r->method, "path", r->path, "status", (int) r->status, "ms", ms,
-	    "termination", (int) toe);
-	free(r);
-	*con_cls = NULL;
+	hsi_dispatch_completed(con_cls, toe);
 }
 
 int
 hsi_api_start(hsi_api *a, char *err, size_t err_size)
 {
 	int rv = hsi_events_start(
-	    a->events_url, &a->tls, a->rt.cache, &a->events, err, err_size);
+	    a->events_url, &a->tls, a->srv.cache, &a->events, err, err_size);
 	if (rv != 0) {
 		return rv;
 	}
@@ -301,9 +306,10 @@ hsi_api_close(hsi_api *a)
 	if (a->fd >= 0) {
 		close(a->fd);
 	}
-	hsi_files_close(a->rt.files);
-	hsi_cache_free(a->rt.cache);
-	hsi_pool_free(a->rt.pool);
+	hsi_files_close(a->srv.files);
+	hsi_cache_free(a->srv.cache);
+	hsi_pool_free(a->srv.pool);
+	hsi_ratelimit_free(a->srv.limiter);
 	free(a->events_url);
 	free(a);
 }

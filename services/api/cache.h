@@ -10,9 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "negotiate.h" /* HSI_ETAG_MAX */
+
 #define HSI_CACHE_ENTRIES 64
 #define HSI_CACHE_MAX_BODY_BYTES (4 * 1024 * 1024)
-#define HSI_ETAG_MAX 48
 
 typedef struct hsi_cache hsi_cache;
 

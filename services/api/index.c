@@ -1,18 +1,23 @@
 /*
- * index.c: GET /v1/index bodies (see index.h). One query returns every
+ * index.c: GET /v1/index (see index.h). One query returns every
  * composite and dimension row of the period, already in output order
  * (nation, regions, provinces by rank then code), so building the JSON is
- * one pass with no sorting in C.
+ * one pass with no sorting in C. Bodies are cached per (period,
+ * methodology) until a score event for the period arrives.
  */
 #include "index.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "call.h"
 #include "db.h"
 #include "error.h"
+#include "reply.h"
+#include "routes.h"
 
 /* The seven dimensions of the revised 2023 framework, in display order;
  * every area shows all of them (null when missing), so clients never
@@ -194,3 +199,173 @@ hsi_index_build(PGconn *db, const char *period, int methodology, char **body,
 	}
 	return rv;
 }
+
+typedef struct {
+	hsi_cache  *cache;
+	const char *period;
+	int         asked; /* methodology asked for; 0: the active one */
+	int         methodology;
+	char       *body;
+	size_t      len;
+	char        etag[HSI_ETAG_MAX];
+} answer;
+
+/* The methodology, then the body from the cache or the database. Safe
+ * to repeat after a reconnect. */
+static int
+load(PGconn *db, void *arg)
+{
+	answer  *a = arg;
+	uint64_t seq, gen;
+	int      rv;
+	a->methodology = a->asked;
+	if (a->methodology == 0
+	    && (rv = hsi_index_active_methodology(db, &a->methodology)) != 0) {
+		return rv;
+	}
+	if (hsi_cache_get(a->cache, a->period, a->methodology, &a->body,
+	        &a->len, a->etag)
+	    == 0) {
+		return 0;
+	}
+	gen = hsi_cache_generation(a->cache);
+	if ((rv = hsi_index_build(
+	         db, a->period, a->methodology, &a->body, &a->len, &seq))
+	    != 0) {
+		return rv;
+	}
+	snprintf(a->etag, sizeof(a->etag), "\"m%d-s%llu\"", a->methodology,
+	    (unsigned long long) seq);
+	hsi_cache_put(a->cache, gen, a->period, a->methodology, a->body,
+	    a->len, a->etag);
+	return 0;
+}
+
+static int
+not_found(hsi_call *c, const answer *a)
+{
+	char detail[300];
+	if (a->methodology == 0) {
+		snprintf(detail, sizeof(detail),
+		    "no methodology has been activated yet, so there is no "
+		    "index; activate one or pass methodology=N");
+	} else {
+		snprintf(detail, sizeof(detail),
+		    "there are no scores for period %s under methodology %d",
+		    a->period, a->methodology);
+	}
+	return hsi_reply_problem(
+	    c, MHD_HTTP_NOT_FOUND, "not-found", "Not found", detail);
+}
+
+/* The contract's CSV columns (openapi.yaml, getIndex); those this body
+ * does not have yet (published, band, delta, rank_delta) stay empty. */
+static const char *const csv_columns[] = { "period", "methodology", "area",
+	"level", "name_th", "name_en", "composite", "published", "coverage",
+	"rank", "band", "delta", "rank_delta", "health", "living", "education",
+	"economy", "services", "personal", "political", NULL };
+
+/* One CSV row per area: the area's members, its dimensions flattened. */
+static int
+add_row(json_t *items, const json_t *root, json_t *area, const char *level)
+{
+	json_t *row = json_deep_copy(area);
+	if (row == NULL) {
+		return HSI_ENOMEM;
+	}
+	json_object_update(row, json_object_get(area, "dimensions"));
+	json_object_del(row, "dimensions");
+	json_object_set(row, "period", json_object_get(root, "period"));
+	json_object_set(
+	    row, "methodology", json_object_get(root, "methodology"));
+	json_object_set_new(row, "level", json_string(level));
+	return json_array_append_new(items, row) ? HSI_ENOMEM : 0;
+}
+
+/* The body as the items of a CSV table: nation, regions, provinces. */
+static json_t *
+csv_items(const char *body, size_t len)
+{
+	static const char *const keys[]   = { "regions", "provinces" };
+	static const char *const levels[] = { "region", "province" };
+	json_t *root = json_loadb(body, len, 0, NULL), *items = json_array();
+	int     rv = root && items ? 0 : HSI_ENOMEM;
+	if (rv == 0 && json_is_object(json_object_get(root, "nation"))) {
+		rv = add_row(
+		    items, root, json_object_get(root, "nation"), "nation");
+	}
+	for (int k = 0; k < 2 && rv == 0; k++) {
+		size_t  i;
+		json_t *area;
+		json_array_foreach(json_object_get(root, keys[k]), i, area)
+		{
+			if ((rv = add_row(items, root, area, levels[k]))
+			    != 0) {
+				break;
+			}
+		}
+	}
+	json_decref(root);
+	if (rv != 0) {
+		json_decref(items);
+		return NULL;
+	}
+	return items;
+}
+
+static int
+reply(hsi_call *c, const answer *a)
+{
+	if (hsi_call_format(c) != HSI_FMT_CSV) {
+		return hsi_reply_json_text(
+		    c, MHD_HTTP_OK, a->body, a->len, a->etag);
+	}
+	json_t *items = csv_items(a->body, a->len);
+	if (items == NULL) {
+		return hsi_reply_queue(c, MHD_HTTP_OK, NULL);
+	}
+	return hsi_reply_page(c, items, NULL, csv_columns, a->etag);
+}
+
+static int
+get_index(hsi_call *c)
+{
+	answer a;
+	memset(&a, 0, sizeof(a));
+	a.cache  = hsi_call_server(c)->cache;
+	a.period = hsi_call_text(c, "period");
+	a.asked  = (int) hsi_call_int(c, "methodology", 0);
+	int rv   = hsi_call_run(c, load, &a);
+	if (rv == HSI_ENOENT) {
+		return not_found(c, &a);
+	}
+	if (rv != 0) {
+		return rv == HSI_EDB ? rv : hsi_reply_unavailable(c);
+	}
+	rv = reply(c, &a);
+	free(a.body);
+	return rv;
+}
+
+static const hsi_qparam index_query[] = {
+	{ .name      = "period",
+	    .type    = HSI_QT_PERIOD,
+	    .flags   = HSI_QP_REQUIRED,
+	    .example = "2024" },
+	{ .name      = "methodology",
+	    .type    = HSI_QT_INT,
+	    .min     = 1,
+	    .max     = INT_MAX,
+	    .example = "1" },
+	{ .name = NULL },
+};
+
+const hsi_route hsi_routes_index[] = {
+	{ .method    = "GET",
+	    .pattern = "/v1/index",
+	    .handler = get_index,
+	    .access  = HSI_ACCESS_PUBLIC_READ,
+	    .query   = index_query,
+	    .flags   = HSI_ROUTE_CSV },
+	HSI_ROUTE_END,
+};

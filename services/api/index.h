@@ -1,8 +1,9 @@
 /*
- * index.h: the body of GET /v1/index: the composite index, its rank and
- * coverage and the seven dimension scores of the nation, each region and
- * each province for one period under one methodology, read from the
- * score table.
+ * index.h: GET /v1/index (its route is hsi_routes_index, in routes.h):
+ * the composite index, its rank and coverage and the seven dimension
+ * scores of the nation, each region and each province for one period
+ * under one methodology, read from the score table, cached per (period,
+ * methodology) and tagged with the highest score event sequence.
  */
 #ifndef HSI_API_INDEX_H
 #define HSI_API_INDEX_H

@@ -16,14 +16,17 @@
 #include "service.h"
 
 typedef struct {
-	char *db_url;
-	char *listen;
-	char *events_url;
-	char *static_dir;
-	char *tls_cert;
-	char *tls_ca;
-	int   public_reads;
-	char *log_level;
+	char  *db_url;
+	char  *listen;
+	char  *events_url;
+	char  *static_dir;
+	char  *tls_cert;
+	char  *tls_ca;
+	int    public_reads;
+	char  *log_level;
+	double rate_limit;
+	double rate_burst;
+	char  *cursor_secret;
 } api_cfg;
 
 static const hsi_cfg_opt options[] = {
@@ -47,6 +50,18 @@ static const hsi_cfg_opt options[] = {
 	    "PEM CA for a tls+tcp:// events_url", 0, 0 },
 	{ "log_level", HSI_CFG_STR, offsetof(api_cfg, log_level), "info",
 	    "debug (one line per request), info, warn or error", 0, 0 },
+	{ "rate_limit", HSI_CFG_DBL, offsetof(api_cfg, rate_limit), "50",
+	    "requests a second per token (per client address without one); "
+	    "0 turns the limit off",
+	    0, 0 },
+	{ "rate_burst", HSI_CFG_DBL, offsetof(api_cfg, rate_burst), "0",
+	    "requests at once before rate_limit applies; 0 means twice "
+	    "rate_limit",
+	    0, 0 },
+	{ "cursor_secret", HSI_CFG_STR, offsetof(api_cfg, cursor_secret), NULL,
+	    "64 hex digits signing pagination cursors; set the same on "
+	    "every gateway behind one address (default: random per process)",
+	    0, 0 },
 	{ NULL, HSI_CFG_STR, 0, NULL, NULL, 0, 0 },
 };
 
@@ -55,9 +70,15 @@ run(const api_cfg *cfg, const sigset_t *set)
 {
 	char         err[600];
 	hsi_api     *a;
-	hsi_api_opts opts = { cfg->db_url, cfg->listen, cfg->events_url,
-		cfg->static_dir, cfg->public_reads,
-		{ cfg->tls_cert, NULL, cfg->tls_ca } };
+	hsi_api_opts opts = { .db_url = cfg->db_url,
+		.listen               = cfg->listen,
+		.events_url           = cfg->events_url,
+		.static_dir           = cfg->static_dir,
+		.public_reads         = cfg->public_reads,
+		.tls                  = { cfg->tls_cert, NULL, cfg->tls_ca },
+		.rate_limit           = cfg->rate_limit,
+		.rate_burst           = cfg->rate_burst,
+		.cursor_secret        = cfg->cursor_secret };
 	int          rv   = hsi_api_open(&opts, &a, err, sizeof(err));
 	if (rv != 0) {
 		hsi_log_error(err, NULL);
