@@ -18,7 +18,7 @@ HSI_PACKAGES=(
 	libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler
 	protobuf-compiler libjansson-dev libmicrohttpd-dev libpq-dev
 	libsqlite3-dev libssl-dev libcmocka-dev libcurl4-openssl-dev
-	prometheus-alertmanager
+	prometheus-alertmanager wrk nginx-light
 	postgresql-15 postgresql-client-15
 	python3 python3-pandas python3-yaml python3-jsonschema
 	curl ca-certificates procps iproute2 util-linux
