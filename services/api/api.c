@@ -30,6 +30,7 @@ struct hsi_api {
 	struct MHD_Daemon *daemon;
 	hsi_events        *events;
 	char              *events_url;
+	char              *alerts_url; /* NULL: no alert events */
 	char               host[64];
 	int                v6;
 	int                fd; /* listening socket until MHD owns it */
@@ -192,7 +193,11 @@ hsi_api_open(
 	if ((rv = hsi_pool_alloc(opts->db_url, HSI_API_THREADS, &a->srv.pool))
 	        != 0
 	    || (rv = hsi_cache_alloc(&a->srv.cache)) != 0
-	    || (a->events_url = strdup(opts->events_url)) == NULL) {
+	    || (rv = hsi_metrics_alloc(a->srv.routes, &a->srv.metrics)) != 0
+	    || (a->events_url = strdup(opts->events_url)) == NULL
+	    || hsi_sse_hub_alloc(&a->srv.sse) != 0
+	    || (opts->alerts_url != NULL
+	        && (a->alerts_url = strdup(opts->alerts_url)) == NULL)) {
 		snprintf(err, err_size, "out of memory");
 		rv = HSI_ENOMEM;
 		goto fail;
@@ -247,14 +252,20 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 int
 hsi_api_start(hsi_api *a, char *err, size_t err_size)
 {
-	int rv = hsi_events_start(
-	    a->events_url, &a->tls, a->srv.cache, &a->events, err, err_size);
+	int rv = hsi_events_start(a->events_url, a->alerts_url, &a->tls,
+	    a->srv.cache, a->srv.sse, &a->events, err, err_size);
 	if (rv != 0) {
 		return rv;
 	}
-	a->daemon = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-	    on_request, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	if (hsi_sse_hub_start(a->srv.sse) != 0) {
+		snprintf(err, err_size, "cannot start the heartbeat thread");
+		return HSI_ENOMEM;
+	}
+	/* Event streams are suspended connections (sse.c). */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG
+	    | MHD_ALLOW_SUSPEND_RESUME;
+	a->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, a->fd, MHD_OPTION_THREAD_POOL_SIZE,
 	    (unsigned) HSI_API_THREADS, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned) HSI_API_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
@@ -288,6 +299,8 @@ hsi_api_port(const hsi_api *a)
 void
 hsi_api_stop(hsi_api *a)
 {
+	/* Streams are suspended connections: MHD must not stop with any. */
+	hsi_sse_hub_stop(a->srv.sse);
 	if (a->daemon != NULL) {
 		MHD_stop_daemon(a->daemon);
 		a->daemon = NULL;
@@ -308,8 +321,11 @@ hsi_api_close(hsi_api *a)
 	}
 	hsi_files_close(a->srv.files);
 	hsi_cache_free(a->srv.cache);
+	hsi_metrics_free(a->srv.metrics);
+	hsi_sse_hub_free(a->srv.sse);
 	hsi_pool_free(a->srv.pool);
 	hsi_ratelimit_free(a->srv.limiter);
 	free(a->events_url);
+	free(a->alerts_url);
 	free(a);
 }

@@ -25,6 +25,8 @@ typedef struct {
 	const char *db_url;        /* required */
 	const char *listen;        /* "host:port"; port 0 = any free port */
 	const char *events_url;    /* scorer events PUB (topic score) */
+	const char *alerts_url;    /* alerter PUB (topic alert) for event
+	                            * streams; NULL: no alert events */
 	const char *static_dir;    /* NULL: no static files */
 	int         public_reads;  /* 0: /v1/ reads need a bearer token */
 	hsi_net_tls tls;           /* for a tls+tcp:// events_url */

@@ -26,6 +26,7 @@ struct hsi_cache {
 	pthread_mutex_t mu;
 	uint64_t        gen;
 	uint64_t        tick;
+	uint64_t        hits, misses;
 	entry           e[HSI_CACHE_ENTRIES];
 };
 
@@ -83,6 +84,8 @@ hsi_cache_get(hsi_cache *c, const char *period, int methodology, char **body,
 	int rv = HSI_ENOENT;
 	pthread_mutex_lock(&c->mu);
 	entry *e = find(c, period, methodology);
+	c->hits += e != NULL;
+	c->misses += e == NULL;
 	if (e != NULL) {
 		char *b = malloc(e->len + 1);
 		rv      = HSI_ENOMEM;
@@ -98,6 +101,20 @@ hsi_cache_get(hsi_cache *c, const char *period, int methodology, char **body,
 	}
 	pthread_mutex_unlock(&c->mu);
 	return rv;
+}
+
+void
+hsi_cache_counts(
+    hsi_cache *c, unsigned long long *hits, unsigned long long *misses)
+{
+	*hits = *misses = 0;
+	if (c == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	*hits   = c->hits;
+	*misses = c->misses;
+	pthread_mutex_unlock(&c->mu);
 }
 
 static entry *

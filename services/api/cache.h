@@ -39,6 +39,11 @@ int hsi_cache_get(hsi_cache *c, const char *period, int methodology,
 int hsi_cache_put(hsi_cache *c, uint64_t gen, const char *period,
     int methodology, const char *body, size_t len, const char *etag);
 
+/* Lookups answered from the cache and not, since it was allocated (for
+ * /metrics); both 0 when c is NULL. */
+void hsi_cache_counts(
+    hsi_cache *c, unsigned long long *hits, unsigned long long *misses);
+
 /* Drops every entry of period (canonical form), or all when NULL. */
 void hsi_cache_invalidate(hsi_cache *c, const char *period);
 

@@ -230,7 +230,8 @@ negotiate(hsi_call *c)
 {
 	const char *accept = hsi_call_header(c, MHD_HTTP_HEADER_ACCEPT);
 	int         csv    = (c->route->flags & HSI_ROUTE_CSV) != 0;
-	if (hsi_negotiate_format(accept, csv, &c->format) == 0) {
+	if ((c->route->flags & HSI_ROUTE_ANY_ACCEPT)
+	    || hsi_negotiate_format(accept, csv, &c->format) == 0) {
 		return 0;
 	}
 	hsi_reply_problem(c, MHD_HTTP_NOT_ACCEPTABLE, "not-acceptable",
@@ -445,6 +446,8 @@ hsi_dispatch_completed(void **con_cls, enum MHD_RequestTerminationCode toe)
 	hsi_log_debug("request", "{s:s, s:s, s:i, s:f, s:i, s:I}", "method",
 	    c->method, "path", c->path, "status", (int) c->status, "ms", ms,
 	    "termination", (int) toe, "token", (json_int_t) c->who.token_id);
+	hsi_metrics_request(
+	    c->srv->metrics, c->route, c->method, c->status, ms / 1e3);
 	hsi_call_free(c);
 	*con_cls = NULL;
 }

@@ -1,7 +1,8 @@
 /*
- * events.c: cache invalidation from score events (see events.h). The
- * thread blocks in nng_recvmsg without a receive timeout (nng 1.5.2 can
- * crash with one); closing the socket is what ends it.
+ * events.c: cache invalidation from score events, and the feeds of the
+ * event streams (see events.h). Each subscription has a thread blocked in
+ * nng_recvmsg without a receive timeout (nng 1.5.2 can crash with one);
+ * closing its socket is what ends it.
  */
 #include "events.h"
 
@@ -17,12 +18,17 @@
 #include "log.h"
 #include "net.h"
 #include "period.h"
+#include "sse.h"
 
 struct hsi_events {
 	nng_socket         sock;
 	hsi_cache         *cache;
+	hsi_sse_hub       *hub;
 	pthread_t          thread;
 	unsigned long long last_seq;
+	nng_socket         alerts; /* the alerter's PUB, when has_alerts */
+	pthread_t          alerts_thread;
+	int                has_alerts;
 };
 
 static void
@@ -35,6 +41,7 @@ handle(hsi_events *ev, const void *msg, size_t len)
 		    "bytes", (int) len);
 		return;
 	}
+	hsi_sse_hub_post(ev->hub, msg, len);
 	if (ev->last_seq != 0 && seq > ev->last_seq + 1) {
 		hsi_log_info("score event gap: cache cleared", "{s:I, s:I}",
 		    "last_seq", (json_int_t) ev->last_seq, "seq",
@@ -50,24 +57,46 @@ handle(hsi_events *ev, const void *msg, size_t len)
 	    "period", period);
 }
 
-static void *
-recv_main(void *arg)
+static void
+handle_alert(hsi_events *ev, const void *msg, size_t len)
 {
-	hsi_events *ev = arg;
+	hsi_sse_hub_post(ev->hub, msg, len);
+}
+
+static void
+recv_loop(hsi_events *ev, nng_socket sock,
+    void (*fn)(hsi_events *, const void *, size_t))
+{
 	for (;;) {
 		nng_msg *m;
-		int      rv = nng_recvmsg(ev->sock, &m, 0);
+		int      rv = nng_recvmsg(sock, &m, 0);
 		if (rv == NNG_ECLOSED) {
-			return NULL;
+			return;
 		}
 		if (rv != 0) {
 			hsi_log_warn("receive failed", "{s:s}", "error",
 			    nng_strerror(rv));
 			continue;
 		}
-		handle(ev, nng_msg_body(m), nng_msg_len(m));
+		fn(ev, nng_msg_body(m), nng_msg_len(m));
 		nng_msg_free(m);
 	}
+}
+
+static void *
+recv_main(void *arg)
+{
+	hsi_events *ev = arg;
+	recv_loop(ev, ev->sock, handle);
+	return NULL;
+}
+
+static void *
+alerts_main(void *arg)
+{
+	hsi_events *ev = arg;
+	recv_loop(ev, ev->alerts, handle_alert);
+	return NULL;
 }
 
 /* Events sent while we were disconnected are lost for good. */
@@ -78,10 +107,44 @@ on_connect(nng_pipe p, nng_pipe_ev what, void *arg)
 	(void) p;
 	(void) what;
 	hsi_cache_invalidate(ev->cache, NULL);
+	hsi_sse_hub_connected(ev->hub, HSI_SSE_SCORE);
+}
+
+static void
+on_alerts_connect(nng_pipe p, nng_pipe_ev what, void *arg)
+{
+	hsi_events *ev = arg;
+	(void) p;
+	(void) what;
+	hsi_sse_hub_connected(ev->hub, HSI_SSE_ALERT);
+}
+
+/* The second subscription: the alerter's "alert" events, for streams. */
+static int
+start_alerts(hsi_events *ev, const char *url, const hsi_net_tls *tls,
+    char *err, size_t err_size)
+{
+	static const char *const topics[] = { "alert\n", NULL };
+	int                      rv;
+	if ((rv = hsi_net_sub_open(
+	         &ev->alerts, url, 0, topics, tls, err, err_size))
+	    != 0) {
+		return rv;
+	}
+	nng_pipe_notify(
+	    ev->alerts, NNG_PIPE_EV_ADD_POST, on_alerts_connect, ev);
+	if (pthread_create(&ev->alerts_thread, NULL, alerts_main, ev) != 0) {
+		nng_close(ev->alerts);
+		snprintf(err, err_size, "cannot start the alerts thread");
+		return HSI_ENOMEM;
+	}
+	ev->has_alerts = 1;
+	return 0;
 }
 
 int
-hsi_events_start(const char *url, const hsi_net_tls *tls, hsi_cache *cache,
+hsi_events_start(const char *url, const char *alerts_url,
+    const hsi_net_tls *tls, hsi_cache *cache, hsi_sse_hub *hub,
     hsi_events **out, char *err, size_t err_size)
 {
 	static const char *const topics[] = { "score\n", NULL };
@@ -91,6 +154,7 @@ hsi_events_start(const char *url, const hsi_net_tls *tls, hsi_cache *cache,
 		return HSI_ENOMEM;
 	}
 	ev->cache = cache;
+	ev->hub   = hub;
 	if ((rv = hsi_net_sub_open(
 	         &ev->sock, url, 0, topics, tls, err, err_size))
 	    != 0) {
@@ -104,6 +168,11 @@ hsi_events_start(const char *url, const hsi_net_tls *tls, hsi_cache *cache,
 		snprintf(err, err_size, "cannot start the events thread");
 		return HSI_ENOMEM;
 	}
+	if (alerts_url != NULL
+	    && (rv = start_alerts(ev, alerts_url, tls, err, err_size)) != 0) {
+		hsi_events_stop(ev);
+		return rv;
+	}
 	*out = ev;
 	return 0;
 }
@@ -116,9 +185,14 @@ hsi_events_stop(hsi_events *ev)
 	}
 	/* Bounded: nng 1.5.2's close can hang (net.h); then the thread is
 	 * abandoned with ev, since the process is exiting. */
-	if (hsi_net_close_bounded(ev->sock, 3000) != 0) {
+	if (hsi_net_close_bounded(ev->sock, 3000) != 0
+	    || (ev->has_alerts
+	        && hsi_net_close_bounded(ev->alerts, 3000) != 0)) {
 		return;
 	}
 	pthread_join(ev->thread, NULL);
+	if (ev->has_alerts) {
+		pthread_join(ev->alerts_thread, NULL);
+	}
 	free(ev);
 }

@@ -3,6 +3,8 @@
  * ScoreEvent invalidates the cached bodies of its period. Events can be
  * lost (nng drops on a full queue or while disconnected), so a gap in the
  * sequence numbers or a (re)connection drops the whole cache instead.
+ * Score events, and the alerter's "alert" events from a second
+ * subscription, also feed the event streams' hub (sse.h).
  */
 #ifndef HSI_API_EVENTS_H
 #define HSI_API_EVENTS_H
@@ -12,19 +14,23 @@
 #include "cache.h"
 #include "net.h"
 #include "period.h"
+#include "sse.h"
 
 typedef struct hsi_events hsi_events;
 
 /*
  * Dials url with a SUB socket for topic "score" and starts the receive
- * thread, which invalidates entries of cache (the caller keeps cache
- * alive until hsi_events_stop returns). Returns 0, HSI_EIO with err, or
+ * thread, which invalidates entries of cache and posts to hub; with
+ * alerts_url (NULL: none) also dials the alerter for topic "alert" on a
+ * second thread, which posts to hub. The caller keeps cache and hub
+ * alive until hsi_events_stop returns. Returns 0, HSI_EIO with err, or
  * HSI_ENOMEM.
  */
-int hsi_events_start(const char *url, const hsi_net_tls *tls, hsi_cache *cache,
+int hsi_events_start(const char *url, const char *alerts_url,
+    const hsi_net_tls *tls, hsi_cache *cache, hsi_sse_hub *hub,
     hsi_events **out, char *err, size_t err_size);
 
-/* Closes the socket, joins the thread and frees ev (NULL ok). */
+/* Closes the sockets, joins the threads and frees ev (NULL ok). */
 void hsi_events_stop(hsi_events *ev);
 
 #endif

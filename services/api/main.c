@@ -19,6 +19,7 @@ typedef struct {
 	char  *db_url;
 	char  *listen;
 	char  *events_url;
+	char  *alerts_url;
 	char  *static_dir;
 	char  *tls_cert;
 	char  *tls_ca;
@@ -40,6 +41,9 @@ static const hsi_cfg_opt options[] = {
 	    "tcp://127.0.0.1:7451",
 	    "scorer events PUB to dial (score events refresh the cache)", 0,
 	    0 },
+	{ "alerts_url", HSI_CFG_STR, offsetof(api_cfg, alerts_url),
+	    "tcp://127.0.0.1:7452",
+	    "alerter PUB to dial (alert events for GET /v1/events)", 0, 0 },
 	{ "static_dir", HSI_CFG_STR, offsetof(api_cfg, static_dir), NULL,
 	    "directory of dashboard files served under /", 0, 0 },
 	{ "public_reads", HSI_CFG_BOOL, offsetof(api_cfg, public_reads),
@@ -73,6 +77,7 @@ run(const api_cfg *cfg, const sigset_t *set)
 	hsi_api_opts opts = { .db_url = cfg->db_url,
 		.listen               = cfg->listen,
 		.events_url           = cfg->events_url,
+		.alerts_url           = cfg->alerts_url,
 		.static_dir           = cfg->static_dir,
 		.public_reads         = cfg->public_reads,
 		.tls                  = { cfg->tls_cert, NULL, cfg->tls_ca },

@@ -110,6 +110,21 @@ hsi_pool_release(hsi_pool *p, int slot)
 	}
 }
 
+void
+hsi_pool_usage(hsi_pool *p, int *in_use, int *size)
+{
+	*in_use = *size = 0;
+	if (p == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	for (int i = 0; i < p->size; i++) {
+		*in_use += p->busy[i];
+	}
+	*size = p->size;
+	pthread_mutex_unlock(&p->mu);
+}
+
 int
 hsi_pool_recover(PGconn *c)
 {

@@ -30,6 +30,10 @@ void hsi_pool_free(hsi_pool *p);
 PGconn *hsi_pool_acquire(hsi_pool *p, int *slot);
 void    hsi_pool_release(hsi_pool *p, int slot);
 
+/* Connections held by requests now, and the pool's size (for
+ * /metrics); both 0 when p is NULL. */
+void hsi_pool_usage(hsi_pool *p, int *in_use, int *size);
+
 /*
  * After a failed query: if c has lost its server, reconnects it and
  * returns 1 (worth retrying once), else 0.

@@ -75,12 +75,12 @@ typedef struct {
 
 /* The standard pagination pair: limit (1..HSI_PAGE_MAX, default
  * HSI_PAGE_DEFAULT: read it with hsi_query_int) and cursor. */
-#define HSI_PAGE_DEFAULT 100
-#define HSI_PAGE_MAX 1000
+#define HSI_PAGE_DEFAULT 1000 /* openapi.yaml, Limit */
+#define HSI_PAGE_MAX 10000
 #define HSI_QPARAM_LIMIT                                                      \
 	{                                                                     \
 		.name = "limit", .type = HSI_QT_INT, .flags = HSI_QP_PAGING,  \
-		.min = 1, .max = HSI_PAGE_MAX, .example = "100"               \
+		.min = 1, .max = HSI_PAGE_MAX, .example = "1000"              \
 	}
 #define HSI_QPARAM_CURSOR                                                     \
 	{                                                                     \

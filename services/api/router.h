@@ -37,6 +37,9 @@ typedef int (*hsi_handler)(hsi_call *c);
 #define HSI_ROUTE_CSV 1u       /* can answer text/csv (Accept) */
 #define HSI_ROUTE_ANY_QUERY 2u /* ignores the query (health probes) */
 #define HSI_ROUTE_NO_LIMIT 4u  /* not rate limited (health probes) */
+/* Answers its own media type whatever Accept says (text/plain of
+ * /metrics): no 406. */
+#define HSI_ROUTE_ANY_ACCEPT 8u
 
 typedef struct {
 	const char       *method;  /* "GET", "POST", ...; NULL ends a table */

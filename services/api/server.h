@@ -15,15 +15,19 @@
 #include "cache.h"
 #include "cursor.h"
 #include "files.h"
+#include "metrics.h"
 #include "pool.h"
 #include "ratelimit.h"
 #include "router.h"
+#include "sse.h"
 
 typedef struct {
 	hsi_pool               *pool;
 	hsi_cache              *cache;
 	hsi_files              *files;   /* NULL: no static files */
 	hsi_ratelimit          *limiter; /* NULL: no rate limit */
+	hsi_metrics            *metrics; /* NULL: not counted */
+	hsi_sse_hub            *sse;     /* event streams (sse.h) */
 	hsi_cursor_key          cursor_key;
 	const hsi_route *const *routes; /* NULL-terminated list of tables */
 	int                     public_reads;

@@ -886,14 +886,16 @@ class Env:
                 raise RuntimeError("hsictl %s: %s" % (" ".join(args), r.stderr[-400:]))
         ingest = "tcp://127.0.0.1:%d" % free_port()
         events = "tcp://127.0.0.1:%d" % free_port()
+        alerts = "tcp://127.0.0.1:%d" % free_port()
         slog = self.start("hsi-scorer", [self.bin["hsi-scorer"]] + db + [
             "--ingest-listen", ingest, "--events-listen", events])
         wait_for(lambda: '"msg":"ready"' in read(slog), 60, "scorer ready")
         alog = self.start("hsi-alerter", [self.bin["hsi-alerter"]] + db + [
-            "--events-url", events, "--alerts-listen", "tcp://127.0.0.1:%d" % free_port()])
+            "--events-url", events, "--alerts-listen", alerts])
         wait_for(lambda: '"msg":"started"' in read(alog), 60, "alerter started")
         plog = self.start("hsi-api", [self.bin["hsi-api"]] + db + [
-            "--listen", "127.0.0.1:0", "--events-url", events, "--public-reads", "false"])
+            "--listen", "127.0.0.1:0", "--events-url", events, "--alerts-url", alerts,
+            "--public-reads", "false"])
 
         def api_url():
             for line in read(plog).splitlines():

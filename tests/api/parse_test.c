@@ -166,7 +166,7 @@ test_query_types(void **state)
 	char arr[64];
 	assert_int_equal(hsi_query_pg_array(v, arr, sizeof(arr)), 0);
 	assert_string_equal(arr, "{\"10\",\"50\",\"RN\"}");
-	assert_int_equal(hsi_query_int(&q, "limit", HSI_PAGE_DEFAULT), 100);
+	assert_int_equal(hsi_query_int(&q, "limit", HSI_PAGE_DEFAULT), 1000);
 }
 
 static void
@@ -219,7 +219,8 @@ test_query_refusals(void **state)
 	    "from 1 to 99");
 	refused("offset=99999999999999999999", "invalid-parameter", "offset",
 	    "whole number");
-	refused("limit=1001", "invalid-parameter", "limit", "from 1 to 1000");
+	refused(
+	    "limit=10001", "invalid-parameter", "limit", "from 1 to 10000");
 	refused("cursor=a+b", "invalid-parameter", "cursor", "opaque");
 
 	/* A value quoted in a detail is cut short and cleaned. */
