@@ -212,10 +212,13 @@ check_caller(hsi_call *c)
 		    "this request needs a token: send "
 		    "Authorization: Bearer <token>");
 	} else if (st != 0) {
-		char detail[200];
+		char        detail[200];
+		const char *role = hsi_auth_role_name(c->who.role);
 		snprintf(detail, sizeof(detail),
-		    "a %s token cannot do this: %s needs %s",
-		    hsi_auth_role_name(c->who.role), r->pattern,
+		    "%s %s token cannot do this: %s needs %s",
+		    role[0] != '\0' && strchr("aeiou", role[0]) != NULL ? "an"
+		                                                        : "a",
+		    role, r->pattern,
 		    r->access == HSI_ACCESS_ADMIN
 		        ? "an admin token"
 		        : "an agency or admin token");

@@ -107,9 +107,12 @@ refuse_unknown(
 	return HSI_EINVAL;
 }
 
-/* Size and count limits, before anything is looked at. */
+/* Size and count limits, before anything is looked at. p: the declared
+ * parameter of the key, or NULL; named when its value makes the query
+ * too long (a repeated one, most often). */
 static int
-check_limits(hsi_query *q, size_t klen, size_t vlen, hsi_query_err *err)
+check_limits(hsi_query *q, const hsi_qparam *p, size_t klen, size_t vlen,
+    hsi_query_err *err)
 {
 	q->given++;
 	q->bytes += klen + vlen + 2; /* '=' and '&' */
@@ -120,13 +123,70 @@ check_limits(hsi_query *q, size_t klen, size_t vlen, hsi_query_err *err)
 		return HSI_ETOOBIG;
 	}
 	if (q->bytes > HSI_QUERY_MAX_BYTES) {
-		hsi_query_fail(err, "query-too-large", "",
+		hsi_query_fail(err, "query-too-large", p ? p->name : "",
 		    "the query is longer than %d bytes: send fewer or "
 		    "shorter values (lists are capped per parameter anyway)",
 		    HSI_QUERY_MAX_BYTES);
 		err->status = 414;
 		return HSI_ETOOBIG;
 	}
+	return 0;
+}
+
+static int
+repeats(const hsi_qparam *p)
+{
+	return (p->flags & HSI_QP_REPEAT) && p->type != HSI_QT_LIST
+	    && p->type != HSI_QT_CURSOR;
+}
+
+static int
+max_repeat(const hsi_qparam *p)
+{
+	return p->max_repeat > 0 ? p->max_repeat : HSI_QUERY_REPEAT_MAX;
+}
+
+static hsi_qvalue *
+value_of(hsi_query *q, const hsi_qparam *p)
+{
+	for (int i = 0; i < q->n; i++) {
+		if (q->v[i].param == p) {
+			return &q->v[i];
+		}
+	}
+	return NULL;
+}
+
+/* A repeated parameter given once more than it may be. */
+static int
+check_repeat(hsi_query *q, const hsi_qparam *p, hsi_query_err *err)
+{
+	const hsi_qvalue *v = value_of(q, p);
+	if (v != NULL && v->n_items >= max_repeat(p)) {
+		hsi_query_fail(err, "query-too-large", p->name,
+		    "query parameter '%s' is given more than %d times: give "
+		    "it at most %d times",
+		    p->name, max_repeat(p), max_repeat(p));
+		return HSI_ETOOBIG;
+	}
+	return 0;
+}
+
+/* Room in the item pool for every value of a repeated parameter, its
+ * first (v->text) in the first slot. */
+static int
+reserve_repeats(hsi_query *q, hsi_qvalue *v, hsi_query_err *err)
+{
+	int max = max_repeat(v->param);
+	if (q->n_item_pool + max > HSI_QUERY_ITEMS_MAX) {
+		hsi_query_fail(err, "query-too-large", v->param->name,
+		    "too many values in the query: send fewer");
+		return HSI_ETOOBIG;
+	}
+	q->item_pool[q->n_item_pool] = v->text;
+	v->items                     = &q->item_pool[q->n_item_pool];
+	v->n_items                   = 1;
+	q->n_item_pool += max;
 	return 0;
 }
 
@@ -148,8 +208,29 @@ store(hsi_query *q, const hsi_qparam *p, const char *value, size_t vlen,
 	memset(&v, 0, sizeof(v));
 	v.param = p;
 	int rv  = hsi_qtype_parse(q, p, value, vlen, &v, err);
+	if (rv == 0 && repeats(p)) {
+		rv = reserve_repeats(q, &v, err);
+	}
 	if (rv == 0) {
 		q->v[q->n++] = v;
+	}
+	return rv;
+}
+
+/* One more value of a repeated parameter (check_repeat said it fits):
+ * checked like the first, its text in the slot reserve_repeats kept. */
+static int
+store_repeat(hsi_query *q, hsi_qvalue *first, const char *value, size_t vlen,
+    hsi_query_err *err)
+{
+	hsi_qvalue v;
+	memset(&v, 0, sizeof(v));
+	v.param = first->param;
+	int rv  = hsi_qtype_parse(
+	     q, first->param, value ? value : "", vlen, &v, err);
+	if (rv == 0) {
+		q->item_pool[(first->items - q->item_pool) + first->n_items++]
+		    = v.text;
 	}
 	return rv;
 }
@@ -158,17 +239,25 @@ int
 hsi_query_add(hsi_query *q, const char *key, size_t klen, const char *value,
     size_t vlen, hsi_query_err *err)
 {
-	int rv = check_limits(q, klen, value ? vlen : 0, err);
+	const hsi_qparam *p
+	    = klen > HSI_QUERY_NAME_MAX || memchr(key, '\0', klen) != NULL
+	    ? NULL
+	    : find_param(q->spec, key, klen);
+	int rv = p != NULL && repeats(p) ? check_repeat(q, p, err) : 0;
+	if (rv == 0) {
+		rv = check_limits(q, p, klen, value ? vlen : 0, err);
+	}
 	if (rv != 0) {
 		return rv;
 	}
-	const hsi_qparam *p = klen > HSI_QUERY_NAME_MAX
-	    ? NULL
-	    : find_param(q->spec, key, klen);
-	if (p == NULL || memchr(key, '\0', klen) != NULL) {
+	if (p == NULL) {
 		return refuse_unknown(q, key, klen, err);
 	}
-	if (hsi_query_get(q, p->name) != NULL) {
+	hsi_qvalue *earlier = value_of(q, p);
+	if (earlier != NULL && repeats(p)) {
+		return store_repeat(q, earlier, value, value ? vlen : 0, err);
+	}
+	if (earlier != NULL) {
 		hsi_query_fail(err, "duplicate-parameter", p->name,
 		    "query parameter '%s' is given more than once: give it "
 		    "once%s",
@@ -230,15 +319,17 @@ hsi_query_text(const hsi_query *q, const char *name)
 	return v ? v->text : NULL;
 }
 
-static const hsi_qvalue *
-value_of(const hsi_query *q, const hsi_qparam *p)
+/* "&name=value" (no '&' first), value percent-encoded, after out's text:
+ * 0 or HSI_ETOOBIG. */
+static int
+append_pair(char *out, size_t size, const char *name, const char *value)
 {
-	for (int i = 0; i < q->n; i++) {
-		if (q->v[i].param == p) {
-			return &q->v[i];
-		}
+	size_t n = strlen(out);
+	if (n + strlen(name) + 3 > size) {
+		return HSI_ETOOBIG;
 	}
-	return NULL;
+	snprintf(out + n, size - n, "%s%s=", n ? "&" : "", name);
+	return hsi_text_urlencode(out, size, value, 0) != 0 ? HSI_ETOOBIG : 0;
 }
 
 int
@@ -250,18 +341,18 @@ hsi_query_canon(const hsi_query *q, int scope_only, char *out, size_t size)
 	out[0] = '\0';
 	for (const hsi_qparam *p = q->spec; p != NULL && p->name != NULL;
 	     p++) {
-		const hsi_qvalue *v = value_of(q, p);
+		const hsi_qvalue *v = hsi_query_get(q, p->name);
 		if (v == NULL || p->type == HSI_QT_CURSOR
 		    || (scope_only && (p->flags & HSI_QP_PAGING))) {
 			continue;
 		}
-		size_t n = strlen(out);
-		if (n + strlen(p->name) + 3 > size) {
-			return HSI_ETOOBIG;
-		}
-		snprintf(out + n, size - n, "%s%s=", n ? "&" : "", p->name);
-		if (hsi_text_urlencode(out, size, v->text, 0) != 0) {
-			return HSI_ETOOBIG;
+		int n_values = repeats(p) ? v->n_items : 1;
+		for (int i = 0; i < n_values; i++) {
+			if (append_pair(out, size, p->name,
+			        repeats(p) ? v->items[i] : v->text)
+			    != 0) {
+				return HSI_ETOOBIG;
+			}
 		}
 	}
 	return 0;

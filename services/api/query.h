@@ -28,6 +28,7 @@
 #define HSI_QUERY_NAME_MAX 32    /* longest parameter name */
 #define HSI_QUERY_STRING_MAX 256 /* default max_len of a string */
 #define HSI_QUERY_LIST_MAX 100   /* default max_items of a list */
+#define HSI_QUERY_REPEAT_MAX 32  /* default max_repeat (HSI_QP_REPEAT) */
 #define HSI_QUERY_ITEMS_MAX 256  /* list items across all lists */
 #define HSI_QUERY_CURSOR_MAX 512 /* longest cursor text */
 #define HSI_QUERY_TIME_MAX 32    /* "2024-03-15T12:00:00.123456Z" + NUL */
@@ -55,6 +56,10 @@ typedef enum {
 #define HSI_QP_DATE_END                                                       \
 	8u /* TIME: a bare date means the end of that day                     \
 	    * in Bangkok (as_of), not its start */
+#define HSI_QP_REPEAT                                                         \
+	16u /* may be given up to max_repeat times (an OpenAPI                \
+	     * form/explode array: ?match=a&match=b); not for                 \
+	     * LIST or CURSOR, whose repeats stay duplicates */
 
 /* One declared parameter. Designated initialisers keep tables readable:
  *   { .name = "limit", .type = HSI_QT_INT, .min = 1, .max = 1000 } */
@@ -69,7 +74,9 @@ typedef struct {
 	const char *const *choices; /* ENUM (and LIST of ENUM): NULL-ended */
 	hsi_qtype          item;    /* LIST: the items' type (not LIST,
 	                             * CURSOR or PERIOD_RANGE) */
-	int         max_items;      /* LIST; 0: HSI_QUERY_LIST_MAX */
+	int max_items;              /* LIST; 0: HSI_QUERY_LIST_MAX */
+	int max_repeat;             /* REPEAT: most values; 0:
+	                             * HSI_QUERY_REPEAT_MAX */
 	const char *example;        /* shown in messages: "2024" */
 } hsi_qparam;
 
@@ -96,7 +103,9 @@ typedef struct {
 	char from_text[HSI_PERIOD_MAX], to_text[HSI_PERIOD_MAX];
 } hsi_qrange;
 
-/* One value that was given. */
+/* One value that was given. With HSI_QP_REPEAT, one for all the times
+ * the parameter was given: text and the typed fields are the first
+ * value's, items the canonical text of every value in the order given. */
 typedef struct {
 	const hsi_qparam  *param;
 	const char        *text;   /* canonical text (NUL-terminated) */
@@ -104,8 +113,9 @@ typedef struct {
 	long long          i;      /* INT, BOOL, ENUM index, TIME in us */
 	hsi_period         period; /* PERIOD */
 	hsi_qrange         range;  /* PERIOD_RANGE */
-	const char *const *items;  /* LIST: canonical item texts */
-	int                n_items;
+	const char *const *items;  /* LIST: canonical item texts;
+	                            * REPEAT: every value's text */
+	int n_items;
 } hsi_qvalue;
 
 /* A parsed query (and path). Fixed size (~14 KiB), no heap. */
@@ -138,7 +148,8 @@ void hsi_query_init(hsi_query *q, const hsi_qparam *spec);
  * NULL for a key without '='; either may hold NUL bytes, which are
  * refused). Returns 0, or HSI_EINVAL / HSI_ETOOBIG with err filled (slugs
  * unknown-parameter, duplicate-parameter, invalid-parameter,
- * query-too-large). q stays usable but the request should be refused.
+ * query-too-large: also an HSI_QP_REPEAT parameter given more than its
+ * max_repeat times). q stays usable but the request should be refused.
  */
 int hsi_query_add(hsi_query *q, const char *key, size_t klen,
     const char *value, size_t vlen, hsi_query_err *err);
@@ -155,7 +166,8 @@ int hsi_query_set(hsi_query *q, const hsi_qparam *p, const char *value,
  * (missing-parameter). */
 int hsi_query_finish(hsi_query *q, hsi_query_err *err);
 
-/* The value of name, or NULL when it was not given. */
+/* The value of name, or NULL when it was not given (every value of an
+ * HSI_QP_REPEAT parameter: items, n_items). */
 const hsi_qvalue *hsi_query_get(const hsi_query *q, const char *name);
 
 /* The whole number of name (INT, BOOL or ENUM index), or def. */
@@ -166,7 +178,8 @@ const char *hsi_query_text(const hsi_query *q, const char *name);
 
 /*
  * Writes the query back in canonical form, percent-encoded, in spec
- * order: "indicator=hlt_x&period=2020..2024". Leaves out path values,
+ * order: "indicator=hlt_x&period=2020..2024", the values of a repeated
+ * parameter in the order given ("match=a&match=b"). Leaves out path values,
  * cursors and, when scope_only, HSI_QP_PAGING parameters (a cursor's
  * scope: the same listing whatever the page size). Returns 0 or
  * HSI_ETOOBIG.

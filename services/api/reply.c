@@ -137,6 +137,10 @@ cache_headers(hsi_call *c, struct MHD_Response *resp, const char *etag)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 		    c->srv->public_reads ? "no-cache" : "private, no-cache");
+	} else {
+		/* Nothing to revalidate against (live lists): never stored. */
+		MHD_add_response_header(
+		    resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	}
 	if (c->route != NULL && (c->route->flags & HSI_ROUTE_CSV)) {
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept");

@@ -273,6 +273,7 @@ test_query_limits(void **state)
 	assert_int_equal(hsi_query_add(&q, "label", 5, big, sizeof(big), &err),
 	    HSI_ETOOBIG);
 	assert_int_equal(err.status, 414);
+	assert_string_equal(err.param, "label");
 
 	/* The canonical query leaves out the cursor, and the page size
 	 * for a cursor's scope. */
@@ -286,6 +287,100 @@ test_query_limits(void **state)
 	assert_int_equal(hsi_query_canon(&q, 1, canon, sizeof(canon)), 0);
 	assert_string_equal(canon, "period=2024&areas=10%2CTH-50");
 	assert_int_equal(hsi_query_canon(&q, 0, canon, 8), HSI_ETOOBIG);
+}
+
+/* A repeated parameter (HSI_QP_REPEAT): every value kept in order, in
+ * the canonical query too; more than max_repeat refused, naming it;
+ * parameters without the flag still refused as duplicates. */
+static const hsi_qparam repeat_spec[] = {
+	{ .name = "period", .type = HSI_QT_PERIOD },
+	{ .name         = "tag",
+	    .type       = HSI_QT_STRING,
+	    .flags      = HSI_QP_REPEAT,
+	    .max_len    = 8,
+	    .max_repeat = 3 },
+	{ .name = "many", .type = HSI_QT_INT, .flags = HSI_QP_REPEAT },
+	{ .name = "areas", .type = HSI_QT_LIST, .item = HSI_QT_AREA },
+	HSI_QPARAM_LIMIT,
+	HSI_QPARAM_CURSOR,
+	{ .name = NULL },
+};
+
+static void
+repeat_refused(
+    const char *qs, const char *slug, const char *param, const char *frag)
+{
+	hsi_query_err err;
+	if (add_all(repeat_spec, qs, &err) == 0) {
+		fail_msg("'%s' accepted", qs);
+	}
+	if (strcmp(err.slug, slug) != 0 || strcmp(err.param, param) != 0
+	    || strstr(err.detail, frag) == NULL || err.status != 400) {
+		fail_msg("'%s': got %u %s / %s / %s", qs, err.status, err.slug,
+		    err.param, err.detail);
+	}
+}
+
+static void
+test_query_repeat(void **state)
+{
+	hsi_query_err err;
+	char          canon[256], qs[512];
+	(void) state;
+	assert_int_equal(
+	    add_all(repeat_spec, "tag=b-2&limit=5&period=2567&tag=a-1&tag=c",
+	        &err),
+	    0);
+	const hsi_qvalue *v = hsi_query_get(&q, "tag");
+	assert_non_null(v);
+	assert_int_equal(v->n_items, 3);
+	assert_string_equal(v->items[0], "b-2");
+	assert_string_equal(v->items[1], "a-1");
+	assert_string_equal(v->items[2], "c");
+	assert_string_equal(hsi_query_text(&q, "tag"), "b-2");
+	assert_int_equal(hsi_query_canon(&q, 1, canon, sizeof(canon)), 0);
+	assert_string_equal(canon, "period=2024&tag=b-2&tag=a-1&tag=c");
+	assert_int_equal(hsi_query_canon(&q, 0, canon, sizeof(canon)), 0);
+	assert_string_equal(
+	    canon, "period=2024&tag=b-2&tag=a-1&tag=c&limit=5");
+	assert_int_equal(hsi_query_canon(&q, 1, canon, 30), HSI_ETOOBIG);
+
+	/* Once is a one-item list; the order is part of the scope. */
+	assert_int_equal(add_all(repeat_spec, "tag=x", &err), 0);
+	assert_int_equal(hsi_query_get(&q, "tag")->n_items, 1);
+	assert_int_equal(add_all(repeat_spec, "tag=c&tag=a-1", &err), 0);
+	assert_int_equal(hsi_query_canon(&q, 1, canon, sizeof(canon)), 0);
+	assert_string_equal(canon, "tag=c&tag=a-1");
+
+	/* Beyond max_repeat, and each value checked on its own. */
+	repeat_refused("tag=a&tag=b&tag=c&tag=d", "query-too-large", "tag",
+	    "query parameter 'tag' is given more than 3 times: give it at "
+	    "most 3 times");
+	repeat_refused("tag=a&tag=", "invalid-parameter", "tag", "empty");
+	repeat_refused(
+	    "tag=a&tag=abcdefghi", "invalid-parameter", "tag", "longer");
+
+	/* Without the flag (and for lists, which take commas): still a
+	 * duplicate. */
+	repeat_refused("period=2024&tag=a&period=2023", "duplicate-parameter",
+	    "period", "more than once");
+	repeat_refused("areas=10&areas=20", "duplicate-parameter", "areas",
+	    "separated by commas");
+
+	/* The default maximum is HSI_QUERY_REPEAT_MAX, and the refusal
+	 * names the parameter even where the query's own count is hit. */
+	qs[0] = '\0';
+	for (int i = 0; i < HSI_QUERY_REPEAT_MAX; i++) {
+		size_t n = strlen(qs);
+		snprintf(qs + n, sizeof(qs) - n, "%smany=%d", i ? "&" : "", i);
+	}
+	assert_int_equal(add_all(repeat_spec, qs, &err), 0);
+	v = hsi_query_get(&q, "many");
+	assert_int_equal(v->n_items, HSI_QUERY_REPEAT_MAX);
+	assert_string_equal(v->items[HSI_QUERY_REPEAT_MAX - 1], "31");
+	strcat(qs, "&many=32");
+	repeat_refused(
+	    qs, "query-too-large", "many", "given more than 32 times");
 }
 
 static void
@@ -558,6 +653,7 @@ main(void)
 		cmocka_unit_test(test_query_types),
 		cmocka_unit_test(test_query_refusals),
 		cmocka_unit_test(test_query_limits),
+		cmocka_unit_test(test_query_repeat),
 		cmocka_unit_test(test_cursor),
 		cmocka_unit_test(test_body_json),
 		cmocka_unit_test(test_body_buffer),
