@@ -22,6 +22,26 @@
 	"to_char(" col " AT TIME ZONE 'UTC', "                                \
 	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
+/* clang-format off */
+/* The contract's Submission, built by PostgreSQL (json columns keep
+ * their members' order). */
+#define SUBMISSION_SQL                                                        \
+	"SELECT agency, json_build_object('id', id, 'agency', agency, "       \
+	"'node_id', node_id, 'file_name', file_name, 'format', format, "      \
+	"'mode', mode, 'state', state, "                                      \
+	"'received_at', " UTC_TEXT("received_at") ", "                        \
+	"'rows', rows, 'valid_rows', valid_rows, "                            \
+	"'invalid_rows', invalid_rows, 'issues_truncated', issues_truncated, "\
+	"'issues', issues, 'verdict', verdict)::text "                        \
+	"FROM api_submission WHERE id = $1"
+
+/* When the scorer applied a file: its ingest_file row's applied_at. */
+#define APPLIED_AT_SQL                                                        \
+	"SELECT " UTC_TEXT("coalesce(max(applied_at), now())") " "            \
+	"FROM ingest_file WHERE agency = $1 AND node_id = $2 AND "            \
+	"epoch = $3::bigint AND file_id = $4"
+/* clang-format on */
+
 /* The agency's node row, made with a new epoch when missing. */
 static int
 ensure_node(PGconn *db, const char *agency)
@@ -87,7 +107,7 @@ insert_submission(PGconn *db, const hsi_gw_submission *s, const char *node_id,
 	    " file_name, format, mode, token_id, rows, valid_rows,"
 	    " invalid_rows, issues_truncated, issues, first_seq, last_seq) "
 	    "VALUES ($1, $2, $3, $4::bigint, $5, $6, $7, $8, $9::bigint,"
-	    " $10::int, $11::int, $12::int, $13::boolean, $14::jsonb,"
+	    " $10::int, $11::int, $12::int, $13::boolean, $14::json,"
 	    " $15::bigint, $16::bigint)",
 	    16, p);
 }
@@ -141,24 +161,19 @@ hsi_gwoutbox_get(
     PGconn *db, const char *id, char **json, char *agency, size_t agency_size)
 {
 	const char *p[1] = { id };
-	PGresult   *r    = hsi_db_query(db, "submission",
-	         "SELECT agency, json_build_object('id', id, 'agency', agency,"
-	              " 'node_id', node_id, 'file_name', file_name, 'format',"
-	              " format, 'mode', mode, 'state', state, 'received_at', " UTC_TEXT(
-	             "received_at") ", 'rows', rows, 'valid_rows',"
-	                                 " valid_rows, 'invalid_rows', invalid_rows,"
-	                                 " 'issues_truncated', issues_truncated,"
-	                                 " 'issues', issues, 'verdict', verdict)::text "
-	                                 "FROM api_submission WHERE id = $1",
-	         1, p);
+	PGresult   *r = hsi_db_query(db, "submission", SUBMISSION_SQL, 1, p);
 	if (r == NULL) {
 		return HSI_EDB;
 	}
 	int rv = HSI_ENOENT;
 	if (PQntuples(r) == 1) {
+		/* Compact, as every other answer of the API. */
+		json_t *j = json_loads(PQgetvalue(r, 0, 1), 0, NULL);
 		snprintf(agency, agency_size, "%s", PQgetvalue(r, 0, 0));
-		*json = strdup(PQgetvalue(r, 0, 1));
-		rv    = *json ? 0 : HSI_ENOMEM;
+		*json = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER)
+		          : NULL;
+		json_decref(j);
+		rv = *json ? 0 : HSI_ENOMEM;
 	}
 	PQclear(r);
 	return rv;
@@ -254,10 +269,25 @@ hsi_gwoutbox_ack(PGconn *db, const hsi_gw_node *node, uint64_t seq)
 	return advanced;
 }
 
-/* The verdict as the contract's Verdict, without applied_at (the
- * database adds it). NULL when out of memory. */
+/* When the scorer applied node's file (its ingest_file row), as UTC
+ * text; now when that row cannot be read. */
+static void
+applied_at(PGconn *db, const hsi_gw_node *node, const char *file_id, char *out,
+    size_t size)
+{
+	char e[24];
+	snprintf(e, sizeof(e), "%" PRIu64, node->epoch);
+	const char *p[4] = { node->agency, node->node_id, e, file_id };
+	PGresult   *r = hsi_db_query(db, "applied_at", APPLIED_AT_SQL, 4, p);
+	snprintf(out, size, "%s",
+	    r != NULL && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "");
+	PQclear(r);
+}
+
+/* The verdict as the contract's Verdict, members in its order. NULL when
+ * out of memory. */
 static char *
-verdict_json(const Hsi__FileVerdict *v, const char *state)
+verdict_json(const Hsi__FileVerdict *v, const char *state, const char *at)
 {
 	json_t *rej = json_array();
 	for (size_t i = 0; rej != NULL && i < v->n_rejections; i++) {
@@ -271,11 +301,13 @@ verdict_json(const Hsi__FileVerdict *v, const char *state)
 			json_array_append_new(rej, o);
 		}
 	}
-	json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "state", state,
-	    "imported", (json_int_t) v->imported, "updated",
+	json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:s}", "state",
+	    state, "imported", (json_int_t) v->imported, "updated",
 	    (json_int_t) v->updated, "ignored", (json_int_t) v->ignored,
-	    "rejected", (json_int_t) v->rejected, "rejections", rej);
-	char   *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	    "rejected", (json_int_t) v->rejected, "rejections", rej,
+	    "applied_at", at);
+	char   *text
+	    = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(j);
 	return text;
 }
@@ -286,37 +318,17 @@ hsi_gwoutbox_verdict(
 {
 	const char *state
 	    = strcmp(v->state, "rejected") == 0 ? "rejected" : "applied";
-	char *j = verdict_json(v, state);
+	char at[48];
+	applied_at(db, node, v->file_id, at, sizeof(at));
+	char *j = at[0] ? verdict_json(v, state, at) : NULL;
 	if (j == NULL) {
-		return -HSI_ENOMEM;
+		return at[0] ? -HSI_ENOMEM : -HSI_EDB;
 	}
 	const char *p[4] = { node->agency, v->file_id, state, j };
 	PGresult   *r    = hsi_db_query(db, "record verdict",
-	         "UPDATE api_submission s SET state = $3, verdict = jsonb_set("
-	              "$4::jsonb, '{applied_at}', to_jsonb(" UTC_TEXT(
-	             "coalesce((SELECT f.applied_at FROM ingest_file f WHERE "
-	                  "f.agency = s.agency AND f.node_id = s.node_id AND "
-	                  "f.epoch = s.epoch AND f.file_id = s.file_id), now())") "))"
-	                                                                          " WHER"
-	                                                                          "E "
-	                                                                          "s."
-	                                                                          "agenc"
-	                                                                          "y = "
-	                                                                          "$1 "
-	                                                                          "AND "
-	                                                                          "s."
-	                                                                          "file_"
-	                                                                          "id = "
-	                                                                          "$2 "
-	                                                                          "AND "
-	                                                                          "s."
-	                                                                          "state"
-	                                                                          " = "
-	                                                                          "'queu"
-	                                                                          "ed' "
-	                                                                          "RETUR"
-	                                                                          "NING "
-	                                                                          "s.id",
+	         "UPDATE api_submission SET state = $3, verdict = $4::json "
+	              "WHERE agency = $1 AND file_id = $2 AND state = 'queued' "
+	              "RETURNING id",
 	         4, p);
 	free(j);
 	if (r == NULL) {
@@ -324,9 +336,11 @@ hsi_gwoutbox_verdict(
 	}
 	int n = PQntuples(r);
 	if (n == 1) {
-		hsi_log_info("verdict recorded", "{s:s, s:s, s:s, s:i, s:i}",
-		    "submission", PQgetvalue(r, 0, 0), "agency", node->agency,
-		    "state", state, "imported", (int) v->imported, "rejected",
+		hsi_log_info("verdict recorded",
+		    "{s:s, s:s, s:s, s:i, s:i, s:i, s:i}", "submission",
+		    PQgetvalue(r, 0, 0), "agency", node->agency, "state",
+		    state, "imported", (int) v->imported, "updated",
+		    (int) v->updated, "ignored", (int) v->ignored, "rejected",
 		    (int) v->rejected);
 	}
 	PQclear(r);

@@ -31,10 +31,11 @@
 #include "log.h"
 #include "rxq.h"
 
-#define POLL_MS 50       /* longest wait for a message or a wake */
-#define RELOAD_MS 5000   /* nodes re-read at least this often */
-#define KEYS_MS 60000    /* keys re-read (a retirement) this often */
-#define DB_RETRY_MS 1000 /* reconnection attempts */
+#define POLL_MS 50         /* longest wait for a message or a wake */
+#define RELOAD_MS 5000     /* nodes re-read at least this often */
+#define KEYS_MS 60000      /* keys re-read (a retirement) this often */
+#define KEYS_RETRY_MS 5000 /* ... or this often while no ack comes */
+#define DB_RETRY_MS 1000   /* reconnection attempts */
 #define MAX_VERDICTS_CONFIRMED 16
 
 /* One agency's gateway node and what is in flight on it. */
@@ -44,7 +45,7 @@ typedef struct {
 	size_t      n_keys;
 	uint64_t    sent_hi; /* highest seq sent since the last resend */
 	long long   last_progress_ms, last_heard_ms, keys_ms;
-} link;
+} gw_link;
 
 struct hsi_sender {
 	char      *db_url;
@@ -55,7 +56,7 @@ struct hsi_sender {
 	pthread_t  thread;
 	int        started;
 	atomic_int wake, stop;
-	link      *links;
+	gw_link   *links;
 	size_t     n_links;
 	long long  db_tried_ms, reloaded_ms;
 };
@@ -96,7 +97,7 @@ db_ready(hsi_sender *s)
 	return 1;
 }
 
-static link *
+static gw_link *
 find_link(hsi_sender *s, const char *agency)
 {
 	for (size_t i = 0; i < s->n_links; i++) {
@@ -108,10 +109,11 @@ find_link(hsi_sender *s, const char *agency)
 }
 
 static void
-load_keys(hsi_sender *s, link *l)
+load_keys(hsi_sender *s, gw_link *l)
 {
 	hsi_key keys[HSI_GWKEY_MAX];
 	size_t  n;
+	l->keys_ms = now_ms(); /* a failure is retried later, not at once */
 	if (hsi_gwkey_load(s->db, l->node.agency, keys, HSI_GWKEY_MAX, &n)
 	    != 0) {
 		hsi_log_error("sender: no gateway key for the agency; its "
@@ -121,15 +123,16 @@ load_keys(hsi_sender *s, link *l)
 	}
 	hsi_gwkey_wipe(l->keys, l->n_keys);
 	memcpy(l->keys, keys, n * sizeof(keys[0]));
-	l->n_keys  = n;
-	l->keys_ms = now_ms();
+	l->n_keys = n;
 	hsi_gwkey_wipe(keys, n);
 }
 
 /* Re-reads the nodes: new agencies get a link, known ones their
- * next_seq (parts added by requests). */
+ * next_seq (parts added by requests). Keys are re-read every KEYS_MS, and
+ * after a wake for every link with parts waiting: a key retired since
+ * (hsictl key retire) then never signs a new submission. */
 static void
-reload(hsi_sender *s)
+reload(hsi_sender *s, int woke)
 {
 	hsi_gw_node *nodes;
 	size_t       n;
@@ -138,9 +141,9 @@ reload(hsi_sender *s)
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		link *l = find_link(s, nodes[i].agency);
+		gw_link *l = find_link(s, nodes[i].agency);
 		if (l == NULL) {
-			link *nl = realloc(
+			gw_link *nl = realloc(
 			    s->links, (s->n_links + 1) * sizeof(*nl));
 			if (nl == NULL) {
 				break;
@@ -158,7 +161,8 @@ reload(hsi_sender *s)
 		if (nodes[i].acked_seq > l->node.acked_seq) {
 			l->node.acked_seq = nodes[i].acked_seq;
 		}
-		if (l->n_keys == 0 || s->reloaded_ms - l->keys_ms > KEYS_MS) {
+		if (l->n_keys == 0 || s->reloaded_ms - l->keys_ms > KEYS_MS
+		    || (woke && l->node.acked_seq + 1 < l->node.next_seq)) {
 			load_keys(s, l);
 		}
 	}
@@ -169,7 +173,7 @@ reload(hsi_sender *s)
  */
 
 static void
-seal_and_send(hsi_sender *s, link *l, uint64_t seq, Hsi__PayloadType type,
+seal_and_send(hsi_sender *s, gw_link *l, uint64_t seq, Hsi__PayloadType type,
     const unsigned char *payload, size_t len)
 {
 	char topic[HSI_TOPIC_MAX];
@@ -188,7 +192,7 @@ seal_and_send(hsi_sender *s, link *l, uint64_t seq, Hsi__PayloadType type,
 
 typedef struct {
 	hsi_sender *s;
-	link       *l;
+	gw_link    *l;
 	uint64_t    to;    /* send seqs up to this one */
 	int         probe; /* link down: one part only */
 	int         sent;
@@ -212,7 +216,7 @@ send_one(void *arg, uint64_t seq, const unsigned char *payload, size_t len)
 /* Sends l's parts within the window: from the acked point (a resend), or
  * only those not sent since the last resend. */
 static void
-send_window(hsi_sender *s, link *l, int from_acked)
+send_window(hsi_sender *s, gw_link *l, int from_acked)
 {
 	long long now   = now_ms();
 	uint64_t  acked = l->node.acked_seq;
@@ -238,7 +242,7 @@ send_window(hsi_sender *s, link *l, int from_acked)
 /* Tells the scorer which verdicts are recorded (seq 0: a status takes no
  * place in the sequence), so it stops re-sending them. */
 static void
-send_status(hsi_sender *s, link *l, char **ids, size_t n)
+send_status(hsi_sender *s, gw_link *l, char **ids, size_t n)
 {
 	Hsi__NodeStatus st     = HSI__NODE_STATUS__INIT;
 	st.n_verdicts_received = n;
@@ -259,7 +263,7 @@ send_status(hsi_sender *s, link *l, char **ids, size_t n)
 
 /* The key of l that env names: NULL when it names none of them. */
 static const hsi_key *
-key_named(const link *l, const char *key_id)
+key_named(const gw_link *l, const char *key_id)
 {
 	for (size_t i = 0; i < l->n_keys; i++) {
 		if (strcmp(l->keys[i].id, key_id) == 0) {
@@ -270,7 +274,7 @@ key_named(const link *l, const char *key_id)
 }
 
 static void
-record_verdicts(hsi_sender *s, link *l, const Hsi__Ack *ack)
+record_verdicts(hsi_sender *s, gw_link *l, const Hsi__Ack *ack)
 {
 	char  *ids[MAX_VERDICTS_CONFIRMED];
 	size_t n = 0;
@@ -291,15 +295,20 @@ record_verdicts(hsi_sender *s, link *l, const Hsi__Ack *ack)
 static void
 on_ack(hsi_sender *s, const char *topic, const Hsi__Envelope *env)
 {
-	link *l = find_link(s, env->agency);
-	if (l == NULL
-	    || strncmp(env->key_id, l->node.agency, strlen(l->node.agency))
-	        != 0) {
-		return; /* another agency, or a node's key: not for us */
+	char     prefix[32];
+	gw_link *l = find_link(s, env->agency);
+	if (l == NULL) {
+		return; /* an agency the gateway sends nothing for */
+	}
+	/* Acks for the agency's ingest nodes are signed with their keys:
+	 * not for us, and not worth a look. */
+	snprintf(prefix, sizeof(prefix), "%s-api-", l->node.agency);
+	if (strncmp(env->key_id, prefix, strlen(prefix)) != 0) {
+		return;
 	}
 	const hsi_key *k = key_named(l, env->key_id);
-	if (k == NULL && strstr(env->key_id, "-api-") != NULL) {
-		load_keys(s, l); /* made by another gateway, or rotated */
+	if (k == NULL && now_ms() - l->keys_ms > KEYS_RETRY_MS) {
+		load_keys(s, l); /* made by another gateway, or retired */
 		k = key_named(l, env->key_id);
 	}
 	if (k == NULL) {
@@ -374,13 +383,22 @@ sender_main(void *arg)
 		long long now  = now_ms();
 		int       woke = atomic_exchange(&s->wake, 0);
 		if (woke || now - s->reloaded_ms >= RELOAD_MS) {
-			reload(s);
+			reload(s, woke);
 		}
 		for (size_t i = 0; i < s->n_links; i++) {
-			link *l = &s->links[i];
+			gw_link *l = &s->links[i];
 			if (l->node.acked_seq + 1 >= l->node.next_seq) {
 				l->last_progress_ms = now; /* all acked */
-			} else if (now - l->last_progress_ms >= s->resend_ms) {
+				continue;
+			}
+			/* Parts wait and nothing is heard: the key may have
+			 * been retired (hsictl key retire), and the scorer
+			 * refuses what it signs without an ack. */
+			if (now - l->last_heard_ms > HSI_SENDER_LINK_MS
+			    && now - l->keys_ms > KEYS_RETRY_MS) {
+				load_keys(s, l);
+			}
+			if (now - l->last_progress_ms >= s->resend_ms) {
 				send_window(s, l, 1);
 			} else if (woke) {
 				send_window(s, l, 0);

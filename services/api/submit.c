@@ -179,10 +179,11 @@ not_owner(hsi_call *c, const submit *s)
 		return rows == NULL ? HSI_ENOMEM : 0;
 	}
 	snprintf(d, sizeof(d),
-	    "%zu row%s submit%s indicators that another agency owns, and "
-	    "only the owner may submit an indicator: nothing was sent; "
-	    "remove those rows (errors lists them)",
-	    n, n == 1 ? "" : "s", n == 1 ? "s" : "");
+	    "%zu %s that another agency owns, and only the owner may "
+	    "submit an indicator: nothing was sent; remove %s (errors "
+	    "lists %s)",
+	    n, n == 1 ? "row submits an indicator" : "rows submit indicators",
+	    n == 1 ? "that row" : "those rows", n == 1 ? "it" : "them");
 	hsi_problem p  = { .status = MHD_HTTP_FORBIDDEN,
 		 .slug             = "not-owner",
 		 .title            = "Not the owner",
@@ -268,6 +269,7 @@ typedef struct {
 	char              id[HSI_GW_ID_MAX], file_id[HSI_GW_FILE_ID_MAX];
 	char              location[64];
 	char             *json;   /* the answer, once committed */
+	char             *issues; /* RowIssue array, JSON text */
 	char             *detail; /* audit_log detail */
 } commit_ctx;
 
@@ -353,80 +355,92 @@ internal(hsi_call *c, const char *detail)
 	return rv ? rv : HSI_EINVAL;
 }
 
+/* The rows packed into parts and the values of the submission's row and
+ * of its audit_log row into x (freed by commit_fini). 0 or HSI_ENOMEM. */
+static int
+prepare_commit(hsi_call *c, const submit *s, commit_ctx *x, hsi_parts *parts)
+{
+	const char    *name   = hsi_call_text(c, "file_name");
+	const char    *format = hsi_submit_format_name(s->format);
+	const char    *mode   = s->partial ? "partial" : "atomic";
+	long long      token  = hsi_call_principal(c)->token_id;
+	hsi_parts_spec spec   = { .file_id = x->file_id,
+		  .file_name               = name ? name : x->id,
+		  .catalog_version         = s->cat->version,
+		  .partial                 = s->partial };
+	json_t        *issues = hsi_submit_issues(&s->b, NULL);
+	json_t *detail = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:I}",
+	    "agency", s->agency, "file_name", spec.file_name, "format", format,
+	    "mode", mode, "rows", (int) s->b.rows, "valid_rows",
+	    (int) s->b.n_obs, "token_id", (json_int_t) token);
+	x->issues      = issues ? json_dumps(issues, JSON_COMPACT) : NULL;
+	x->detail      = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+	json_decref(issues);
+	json_decref(detail);
+	if (x->issues == NULL || x->detail == NULL
+	    || hsi_parts_pack(&s->b, &spec, parts) != 0) {
+		return HSI_ENOMEM;
+	}
+	x->sub = (hsi_gw_submission) { .id = x->id,
+		.agency                    = s->agency,
+		.file_id                   = x->file_id,
+		.file_name                 = spec.file_name,
+		.format                    = format,
+		.mode                      = mode,
+		.token_id                  = token,
+		.rows                      = (long) s->b.rows,
+		.valid_rows                = (long) s->b.n_obs,
+		.invalid_rows              = (long) s->b.bad_rows,
+		.issues_truncated          = s->b.truncated,
+		.issues                    = x->issues,
+		.parts                     = parts };
+	return 0;
+}
+
+static void
+commit_fini(commit_ctx *x)
+{
+	free(x->issues);
+	free(x->detail);
+	free(x->json);
+}
+
 /* Steps 6 and 7: claim the key, pack, commit, wake, answer 202. */
 static int
 accept_submission(hsi_call *c, const submit *s)
 {
 	hsi_idem   k;
-	hsi_parts  parts;
+	hsi_parts  parts = { 0 };
 	commit_ctx x;
 	memset(&x, 0, sizeof(x));
 	int rv = hsi_idem_claim(c, &k);
 	if (rv != 0) {
 		return rv; /* replayed, 409, 422, 400 or 503 */
 	}
-	const char *name = hsi_call_text(c, "file_name");
-	if ((rv = make_ids(c, &x)) != 0) {
-		hsi_idem_release(c, &k);
-		return internal(c, "no random bytes for an id; try again");
-	}
-	hsi_parts_spec spec   = { .file_id = x.file_id,
-		  .file_name               = name ? name : x.id,
-		  .catalog_version         = s->cat->version,
-		  .partial                 = s->partial };
-	json_t        *issues = hsi_submit_issues(&s->b, NULL);
-	char *itext = issues ? json_dumps(issues, JSON_COMPACT) : NULL;
-	json_decref(issues);
-	json_t *detail = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:I}",
-	    "agency", s->agency, "file_name", spec.file_name, "format",
-	    hsi_submit_format_name(s->format), "mode",
-	    s->partial ? "partial" : "atomic", "rows", (int) s->b.rows,
-	    "valid_rows", (int) s->b.n_obs, "token_id",
-	    (json_int_t) hsi_call_principal(c)->token_id);
-	x.detail       = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
-	json_decref(detail);
-	if (itext == NULL || x.detail == NULL
-	    || hsi_parts_pack(&s->b, &spec, &parts) != 0) {
-		free(itext);
-		free(x.detail);
-		hsi_idem_release(c, &k);
-		return internal(c, "out of memory; send fewer rows at once");
-	}
 	x.idem = &k;
-	x.sub  = (hsi_gw_submission) { .id = x.id,
-		 .agency                   = s->agency,
-		 .file_id                  = x.file_id,
-		 .file_name                = spec.file_name,
-		 .format                   = hsi_submit_format_name(s->format),
-		 .mode                     = s->partial ? "partial" : "atomic",
-		 .token_id                 = hsi_call_principal(c)->token_id,
-		 .rows                     = (long) s->b.rows,
-		 .valid_rows               = (long) s->b.n_obs,
-		 .invalid_rows             = (long) s->b.bad_rows,
-		 .issues_truncated         = s->b.truncated,
-		 .issues                   = itext,
-		 .parts                    = &parts };
-	rv     = hsi_call_run(c, commit_tx, &x);
+	if ((rv = make_ids(c, &x)) != 0) {
+		rv = internal(c, "no random bytes for an id; try again");
+	} else if ((rv = prepare_commit(c, s, &x, &parts)) != 0) {
+		rv = internal(c, "out of memory; send fewer rows at once");
+	} else if ((rv = hsi_call_run(c, commit_tx, &x)) != 0
+	    && rv != HSI_EDB) {
+		rv = internal(c,
+		    "the submission could not be stored (logged); nothing "
+		    "was sent: try again");
+	}
 	hsi_parts_fini(&parts);
-	free(itext);
-	free(x.detail);
 	if (rv != 0) {
 		hsi_idem_release(c, &k);
-		free(x.json);
-		return rv == HSI_EDB
-		    ? rv
-		    : internal(c,
-		        "the submission could not be stored "
-		        "(logged); nothing was sent: try again");
+		commit_fini(&x);
+		return rv; /* 503 when HSI_EDB: queued by hsi_call_run */
 	}
 	hsi_sender_wake(hsi_call_server(c)->sender);
 	hsi_log_info("submission queued", "{s:s, s:s, s:s, s:i, s:i}", "id",
-	    x.id, "agency", s->agency, "format",
-	    hsi_submit_format_name(s->format), "rows", (int) s->b.rows,
-	    "valid_rows", (int) s->b.n_obs);
+	    x.id, "agency", s->agency, "format", x.sub.format, "rows",
+	    (int) s->b.rows, "valid_rows", (int) s->b.n_obs);
 	const char *h[] = { MHD_HTTP_HEADER_LOCATION, x.location, NULL };
 	rv              = hsi_submit_send(c, MHD_HTTP_ACCEPTED, x.json, h);
-	free(x.json);
+	commit_fini(&x);
 	return rv;
 }
 

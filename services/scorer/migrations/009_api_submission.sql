@@ -29,6 +29,8 @@ CREATE TABLE api_node (
 -- Every submission accepted with 202: what the gateway found (rows, the
 -- rows left out in mode=partial) and, once the scorer has applied the file
 -- and its ack came back, the verdict (the contract's Verdict object).
+-- issues and verdict are json, not jsonb: they are only ever sent back as
+-- they were written, members in the contract's order.
 CREATE TABLE api_submission (
 	id               text PRIMARY KEY CHECK (id ~ '^api-[0-9a-f]{16}$'),
 	agency           text NOT NULL REFERENCES api_node(agency),
@@ -45,12 +47,12 @@ CREATE TABLE api_submission (
 	valid_rows       int NOT NULL CHECK (valid_rows >= 0),
 	invalid_rows     int NOT NULL CHECK (invalid_rows >= 0),
 	issues_truncated boolean NOT NULL,
-	issues           jsonb NOT NULL DEFAULT '[]',
+	issues           json NOT NULL DEFAULT '[]',
 	first_seq        bigint NOT NULL,
 	last_seq         bigint NOT NULL,
 	state            text NOT NULL DEFAULT 'queued'
 	                 CHECK (state IN ('queued', 'applied', 'rejected')),
-	verdict          jsonb,
+	verdict          json,
 	CHECK ((state = 'queued') = (verdict IS NULL)),
 	CHECK (first_seq <= last_seq)
 );
