@@ -505,6 +505,23 @@ def check_kill(env, api):
           "nothing of the gateway quarantined")
 
 
+def check_key_retired(env, api):
+    """An operator retires the gateway's key: the gateway makes another
+    one and its submissions still arrive."""
+    old = env.psql("SELECT key_id FROM agency_key WHERE key_id LIKE 'CDD-api-%' AND retired_at IS NULL")
+    r = env.ctl("key", "retire", old)
+    check(r.returncode == 0, "hsictl key retire %s: %s" % (old, r.stderr))
+    loc = accepted(api, api.submit(CSV_HEAD + "t_health,96,2024,72,A,\n"), "after the key was retired")
+    if loc:
+        applied(api, loc, "after the key was retired", {"updated": 1})
+    new = env.psql("SELECT key_id FROM agency_key WHERE key_id LIKE 'CDD-api-%' AND retired_at IS NULL")
+    check(new and new != old, "a new gateway key (%r after %r)" % (new, old))
+    equal(env.psql("SELECT key_id FROM node_progress WHERE node_id = 'api-CDD'"), new,
+          "the scorer saw the new key")
+    check(env.psql("SELECT count(*) FROM audit_log WHERE action = 'key.rotate' AND actor = 'hsi-api' "
+                   "AND detail->>'key_id' = '%s'" % new) == "1", "the new key in audit_log")
+
+
 def check_auth(env, api):
     """Both operations under every role."""
     body = CSV_HEAD + "t_health,96,2024,70,A,\n"
@@ -566,7 +583,7 @@ def main():
         print("hsi-api at %s" % base, flush=True)
         api = Api(env, tokens)
         for step in (check_valid, check_formats, check_dry_run, check_modes, check_owner,
-                     check_bad_bodies, check_idempotency, check_auth, check_kill):
+                     check_bad_bodies, check_idempotency, check_auth, check_key_retired, check_kill):
             t = time.time()
             step(env, api)
             print("%-20s %.1f s" % (step.__name__, time.time() - t), flush=True)
