@@ -30,8 +30,8 @@ extension(const char *name)
 /* SDMX-CSV starts with a STRUCTURE column (quoted by some tools, or
  * "STRUCTURE[;]" or "STRUCTURE;" in the variants we refuse), SDMX-CSV 1.0
  * with DATAFLOW: the SDMX reader explains what to change. */
-static int
-is_sdmx(const char *buf, size_t len)
+int
+hsi_format_is_sdmx(const char *buf, size_t len)
 {
 	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
 		buf += 3;
@@ -55,7 +55,7 @@ hsi_validate_file(const hsi_catalog *cat, const char *agency, const char *name,
 		return hsi_validate_jsonl(cat, agency, buf, len, b);
 	}
 	if (strcasecmp(ext, ".csv") == 0) {
-		return is_sdmx(buf, len)
+		return hsi_format_is_sdmx(buf, len)
 		    ? hsi_validate_sdmx(cat, agency, buf, len, b)
 		    : hsi_validate_csv(cat, agency, buf, len, b);
 	}

@@ -14,6 +14,7 @@
 #ifndef HSI_FORMAT_H
 #define HSI_FORMAT_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "catalog.h"
@@ -34,6 +35,15 @@ int hsi_validate_jsonl(const hsi_catalog *cat, const char *agency,
     const char *buf, size_t len, hsi_batch *b);
 
 /*
+ * Rows already parsed from JSON (the REST gateway's application/json body,
+ * {"rows": [...]}): each item of the array rows is read as one JSON line
+ * would be, item i as row i + 1. Columns are 0: the text a parsed value
+ * came from is not known here. rows stays the caller's.
+ */
+int hsi_validate_json_rows(const hsi_catalog *cat, const char *agency,
+    const json_t *rows, hsi_batch *b);
+
+/*
  * SDMX-CSV 2.0: the header starts with STRUCTURE and holds STRUCTURE_ID,
  * INDICATOR, REF_AREA, TIME_PERIOD and OBS_VALUE, optionally ACTION,
  * OBS_STATUS and COMMENT or NOTE, in any order. ACTION I, A, R or empty
@@ -42,6 +52,11 @@ int hsi_validate_jsonl(const hsi_catalog *cat, const char *agency,
  */
 int hsi_validate_sdmx(const hsi_catalog *cat, const char *agency,
     const char *buf, size_t len, hsi_batch *b);
+
+/* 1 if a ".csv" file of these bytes is SDMX-CSV (its header starts with
+ * STRUCTURE, or DATAFLOW for the SDMX-CSV 1.0 the reader explains), 0 for
+ * the agency CSV. */
+int hsi_format_is_sdmx(const char *buf, size_t len);
 
 /*
  * Picks the reader by name (the extension, in any case, after the last

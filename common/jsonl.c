@@ -55,14 +55,18 @@ char_col(const char *s, size_t off)
 /*
  * Column of the member named key (written without escapes) at the top
  * level of the object on the line: of its value if want_value, else of the
- * key. 1 when not found. Only called on text jansson accepted, so strings
- * are closed and brackets balanced.
+ * key. 1 when not found; 0 without a line (hsi_validate_json_rows). Only
+ * called on text jansson accepted, so strings are closed and brackets
+ * balanced.
  */
 static size_t
 member_col(const char *s, size_t n, const char *key, int want_value)
 {
 	size_t klen  = strlen(key);
 	int    depth = 0;
+	if (s == NULL) {
+		return 0; /* parsed elsewhere: no text, no columns */
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '{' || s[i] == '[') {
 			depth++;
@@ -353,6 +357,31 @@ hsi_validate_jsonl(const hsi_catalog *cat, const char *agency, const char *buf,
 		size_t before = b->n_obs;
 		b->rows++;
 		rv = read_line(b, cat, agency, s, n, line);
+		if (b->n_obs == before) {
+			b->bad_rows++;
+		}
+	}
+	return rv != 0 ? rv : hsi_validate_done(b);
+}
+
+int
+hsi_validate_json_rows(const hsi_catalog *cat, const char *agency,
+    const json_t *rows, hsi_batch *b)
+{
+	int rv = 0;
+	for (size_t i = 0; rv == 0 && i < json_array_size(rows); i++) {
+		json_t *obj    = json_array_get(rows, i);
+		size_t  before = b->n_obs;
+		b->rows++;
+		if (!json_is_object(obj)) {
+			rv = hsi_batch_issue(b, i + 1, 0, "E_JSON", "", "",
+			    "row %zu is %s, not a JSON object; give each row "
+			    "as an object with the keys " KEYS_HELP,
+			    i + 1, type_name(obj));
+		} else {
+			jrow r = { .s = NULL, .n = 0, .line = i + 1 };
+			rv     = read_object(b, cat, agency, &r, obj);
+		}
 		if (b->n_obs == before) {
 			b->bad_rows++;
 		}

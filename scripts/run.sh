@@ -275,7 +275,7 @@ if [[ $API_PORT != "$WANT_PORT" ]]; then
 fi
 hsi_step "starting hsi-api on 127.0.0.1:$API_PORT (log: var/log/api.log)"
 args=(--db_url "$DB_URL" --listen "127.0.0.1:$API_PORT" --events_url "$EVENTS_URL"
-	--alerts_url "$ALERTS_URL")
+	--alerts_url "$ALERTS_URL" --scorer_url "$INGEST_URL")
 [[ -d $ROOT/services/api/static ]] && args+=(--static_dir "$ROOT/services/api/static")
 start_svc api "$BIN_API" "${args[@]}"
 wait_log api '"msg": ?"listening"'

@@ -5,7 +5,8 @@
  * (eco_unemployment, quarterly 0..50; eco_social_security, monthly) in
  * SDMX-CSV. Valid files in the spellings agencies use (BE years, Thai
  * digits, TH-50), every error code at its line and column, duplicates
- * across rows, and the dispatcher for each extension.
+ * across rows, the dispatcher for each extension, and the rows of the
+ * gateway's JSON body.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -640,6 +642,50 @@ test_jsonl_issue_cap(void **state)
 	assert_int_equal(b->n_obs, 1);
 }
 
+/* The gateway's JSON body: rows[] read as JSON lines, item i as row
+ * i + 1, no columns. */
+static void
+test_json_rows(void **state)
+{
+	(void) state;
+	json_error_t je;
+	json_t      *rows = json_loads(
+	         "[" DROP "\"area\": \"TH-50\", \"period\": \"2567\", "
+	              "\"value\": 1.25}," /* 1 */
+	         DROP "\"area\": \"10\", \"period\": \"2023\", \"value\": "
+	              "\"๑๒.๕\", \"status\": \"E\", \"note\": null}," /* 2 */
+	         DROP
+	         "\"area\": \"99\", \"period\": \"2024\", \"value\": 1}," /* 3 */
+	         DROP "\"area\": \"10\", \"period\": 2024, \"value\": 1}," /* 4 */
+	         "[1, 2]," /* 5 */
+	         DROP
+	         "\"area\": \"50\", \"period\": \"2024\", \"value\": 2}," /* 6 */
+	         DROP "\"area\": \"96\", \"period\": \"2024\", \"value\": "
+	              "true}]", /* 7 */
+	         0, &je);
+	assert_non_null(rows);
+	hsi_batch_init(&batch);
+	live = &batch;
+	assert_int_equal(hsi_validate_json_rows(cat, "MOE", rows, &batch), 0);
+	json_decref(rows);
+	hsi_batch *b = &batch;
+	assert_int_equal(b->rows, 7);
+	assert_int_equal(b->n_obs, 1); /* row 2; rows 1 and 6 are one key */
+	assert_int_equal(b->bad_rows, 6);
+	assert_true(obs_at(b, 2)->value == 12.5);
+	assert_null(obs_at(b, 2)->note);
+	expect_issue(b, 3, "E_UNKNOWN_AREA", 0, "area");
+	expect_issue(b, 4, "E_TYPE", 0, "period");
+	expect_issue(b, 5, "E_JSON", 0, NULL);
+	expect_issue(b, 6, "E_DUPLICATE", 0, "indicator");
+	expect_issue(b, 7, "E_TYPE", 0, "value");
+	for (size_t i = 0; i < b->n_issues; i++) {
+		if (strcmp(b->issues[i].code, "E_DUPLICATE") != 0) {
+			assert_int_equal(b->issues[i].col, 0); /* no text */
+		}
+	}
+}
+
 #define T(f) cmocka_unit_test_teardown(f, batch_teardown)
 
 int
@@ -661,6 +707,7 @@ main(void)
 		T(test_dispatch),
 		T(test_too_big),
 		T(test_clip),
+		T(test_json_rows),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -24,12 +24,15 @@
 #include "events.h"
 #include "log.h"
 #include "routes.h"
+#include "sender.h"
 
 struct hsi_api {
 	hsi_server         srv;
 	struct MHD_Daemon *daemon;
 	hsi_events        *events;
 	char              *events_url;
+	char              *scorer_url;
+	char              *db_url;
 	char              *alerts_url; /* NULL: no alert events */
 	char               host[64];
 	int                v6;
@@ -195,6 +198,11 @@ hsi_api_open(
 	    || (rv = hsi_cache_alloc(&a->srv.cache)) != 0
 	    || (rv = hsi_metrics_alloc(a->srv.routes, &a->srv.metrics)) != 0
 	    || (a->events_url = strdup(opts->events_url)) == NULL
+	    || (a->db_url = strdup(opts->db_url)) == NULL
+	    || (a->scorer_url
+	           = strdup(opts->scorer_url ? opts->scorer_url
+	                                     : "tcp://127.0.0.1:7450"))
+	        == NULL
 	    || hsi_sse_hub_alloc(&a->srv.sse) != 0
 	    || (opts->alerts_url != NULL
 	        && (a->alerts_url = strdup(opts->alerts_url)) == NULL)) {
@@ -257,6 +265,13 @@ hsi_api_start(hsi_api *a, char *err, size_t err_size)
 	if (rv != 0) {
 		return rv;
 	}
+	hsi_sender_opts so = { .db_url = a->db_url,
+		.scorer_url            = a->scorer_url,
+		.events_url            = a->events_url,
+		.tls                   = a->tls };
+	if ((rv = hsi_sender_start(&so, &a->srv.sender, err, err_size)) != 0) {
+		return rv;
+	}
 	if (hsi_sse_hub_start(a->srv.sse) != 0) {
 		snprintf(err, err_size, "cannot start the heartbeat thread");
 		return HSI_ENOMEM;
@@ -307,6 +322,9 @@ hsi_api_stop(hsi_api *a)
 	}
 	hsi_events_stop(a->events);
 	a->events = NULL;
+	/* After the daemon: no handler can wake it any more. */
+	hsi_sender_stop(a->srv.sender);
+	a->srv.sender = NULL;
 }
 
 void
@@ -326,6 +344,8 @@ hsi_api_close(hsi_api *a)
 	hsi_pool_free(a->srv.pool);
 	hsi_ratelimit_free(a->srv.limiter);
 	free(a->events_url);
+	free(a->scorer_url);
+	free(a->db_url);
 	free(a->alerts_url);
 	free(a);
 }

@@ -24,7 +24,10 @@ typedef struct hsi_api hsi_api;
 typedef struct {
 	const char *db_url;        /* required */
 	const char *listen;        /* "host:port"; port 0 = any free port */
-	const char *events_url;    /* scorer events PUB (topic score) */
+	const char *events_url;    /* scorer events PUB (topics score and
+	                            * ack.<AGENCY>) */
+	const char *scorer_url;    /* scorer ingest SUB, where submissions go
+	                            * (the gateway dials it as a node) */
 	const char *alerts_url;    /* alerter PUB (topic alert) for event
 	                            * streams; NULL: no alert events */
 	const char *static_dir;    /* NULL: no static files */

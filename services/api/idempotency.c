@@ -49,7 +49,13 @@ internal(hsi_call *c)
 	return problem(c, &p, NULL);
 }
 
-/* SHA-256 of the method, path and body, in hex: "the same request". */
+/*
+ * SHA-256 of the method, the path (with '?' and the canonical query when
+ * there is one) and the body, in hex: "the same request". The query counts:
+ * POST /v1/observations?mode=partial is not the request POST
+ * /v1/observations was, though the body is the same. Without a query the
+ * hash is that of method, path and body, as migration 007 describes.
+ */
 static int
 request_hash(hsi_call *c, char out[2 * SHA256_DIGEST_LENGTH + 1])
 {
@@ -57,11 +63,17 @@ request_hash(hsi_call *c, char out[2 * SHA256_DIGEST_LENGTH + 1])
 	                  *path = hsi_call_path(c);
 	size_t        len;
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	EVP_MD_CTX   *x = EVP_MD_CTX_new();
+	char          query[4 * HSI_QUERY_MAX_BYTES + 1024];
+	if (hsi_query_canon(hsi_call_query(c), 0, query, sizeof(query)) != 0) {
+		return HSI_ENOMEM;
+	}
+	EVP_MD_CTX *x = EVP_MD_CTX_new();
 	hsi_call_body(c, &body, &len);
 	int ok = x != NULL && EVP_DigestInit_ex(x, EVP_sha256(), NULL)
 	    && EVP_DigestUpdate(x, method, strlen(method) + 1)
-	    && EVP_DigestUpdate(x, path, strlen(path) + 1)
+	    && EVP_DigestUpdate(x, path, strlen(path))
+	    && (query[0] == '\0' || EVP_DigestUpdate(x, "?", 1))
+	    && EVP_DigestUpdate(x, query, strlen(query) + 1)
 	    && EVP_DigestUpdate(x, body, len)
 	    && EVP_DigestFinal_ex(x, md, NULL);
 	EVP_MD_CTX_free(x);
@@ -252,14 +264,13 @@ hsi_idem_claim(hsi_call *c, hsi_idem *k)
 	return earlier(c, k, p);
 }
 
-void
-hsi_idem_keep(hsi_call *c, const hsi_idem *k, unsigned status,
+int
+hsi_idem_keep_db(PGconn *db, const hsi_idem *k, unsigned status,
     const char *type, const char *body, const char *location)
 {
-	PGconn *db;
-	char    st[8], *hs;
+	char st[8], *hs;
 	if (k->state != HSI_IDEM_NEW) {
-		return;
+		return 0;
 	}
 	snprintf(st, sizeof(st), "%u", status);
 	json_t *h = location ? json_pack("{s:s}", "Location", location)
@@ -267,18 +278,31 @@ hsi_idem_keep(hsi_call *c, const hsi_idem *k, unsigned status,
 	hs        = h ? json_dumps(h, JSON_COMPACT) : NULL;
 	json_decref(h);
 	const char *p[6] = { k->token, k->key, st, type, body, hs };
-	if (hs == NULL || hsi_call_db(c, &db) != 0
-	    || hsi_db_exec(db, "idempotency keep",
-	           "UPDATE api_idempotency SET status = $3::int,"
-	           " response_type = $4, response_body = $5,"
-	           " response_headers = $6::jsonb, completed_at = now() "
-	           "WHERE token_id = $1::bigint AND key = $2",
-	           6, p)
-	        != 0) {
+	int         rv   = hs == NULL
+	              ? HSI_ENOMEM
+	              : hsi_db_exec(db, "idempotency keep",
+	                  "UPDATE api_idempotency SET status = $3::int,"
+	                            " response_type = $4, response_body = $5,"
+	                            " response_headers = $6::jsonb, completed_at = "
+	                            "now() WHERE token_id = $1::bigint AND key = $2",
+	                  6, p);
+	free(hs);
+	return rv;
+}
+
+void
+hsi_idem_keep(hsi_call *c, const hsi_idem *k, unsigned status,
+    const char *type, const char *body, const char *location)
+{
+	PGconn *db;
+	if (k->state != HSI_IDEM_NEW) {
+		return;
+	}
+	if (hsi_call_db(c, &db) != 0
+	    || hsi_idem_keep_db(db, k, status, type, body, location) != 0) {
 		hsi_log_error(
 		    "idempotent answer not kept", "{s:s}", "token", k->token);
 	}
-	free(hs);
 }
 
 void

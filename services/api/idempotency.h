@@ -1,9 +1,9 @@
 /*
  * idempotency.h: the Idempotency-Key header of hsi-api's writes
  * (openapi.yaml, "Writes"). A retry with the same key and the same
- * request (method, path and body) gets the first answer again, with
- * Idempotent-Replayed: true; the same key with another request is 422
- * idempotency-key-reused; while the first request still runs, 409
+ * request (method, path, query and body) gets the first answer again,
+ * with Idempotent-Replayed: true; the same key with another request is
+ * 422 idempotency-key-reused; while the first request still runs, 409
  * idempotency-in-flight. A key belongs to the token that sent it, and
  * table api_idempotency (migration 007) keeps it 24 hours.
  *
@@ -69,6 +69,16 @@ int hsi_idem_claim(hsi_call *c, hsi_idem *k);
  * a retry waits for the claim to go stale (5 minutes), then runs again.
  */
 void hsi_idem_keep(hsi_call *c, const hsi_idem *k, unsigned status,
+    const char *type, const char *body, const char *location);
+
+/*
+ * hsi_idem_keep within the caller's transaction on db (the request's
+ * connection, hsi_call_db): the answer is then kept exactly when the write
+ * commits, so a crash between the two cannot let a retry run the write a
+ * second time. Returns 0 (also with no key: nothing to do), HSI_EDB
+ * (logged; the transaction is aborted) or HSI_ENOMEM.
+ */
+int hsi_idem_keep_db(PGconn *db, const hsi_idem *k, unsigned status,
     const char *type, const char *body, const char *location);
 
 /* After a write that was refused: frees the key, since nothing changed

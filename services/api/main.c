@@ -19,6 +19,7 @@ typedef struct {
 	char  *db_url;
 	char  *listen;
 	char  *events_url;
+	char  *scorer_url;
 	char  *alerts_url;
 	char  *static_dir;
 	char  *tls_cert;
@@ -41,6 +42,11 @@ static const hsi_cfg_opt options[] = {
 	    "tcp://127.0.0.1:7451",
 	    "scorer events PUB to dial (score events refresh the cache)", 0,
 	    0 },
+	{ "scorer_url", HSI_CFG_STR, offsetof(api_cfg, scorer_url),
+	    "tcp://127.0.0.1:7450",
+	    "scorer ingest address submissions are sent to (the gateway "
+	    "is a node of each agency, node id api-<AGENCY>)",
+	    0, 0 },
 	{ "alerts_url", HSI_CFG_STR, offsetof(api_cfg, alerts_url),
 	    "tcp://127.0.0.1:7452",
 	    "alerter PUB to dial (alert events for GET /v1/events)", 0, 0 },
@@ -77,6 +83,7 @@ run(const api_cfg *cfg, const sigset_t *set)
 	hsi_api_opts opts = { .db_url = cfg->db_url,
 		.listen               = cfg->listen,
 		.events_url           = cfg->events_url,
+		.scorer_url           = cfg->scorer_url,
 		.alerts_url           = cfg->alerts_url,
 		.static_dir           = cfg->static_dir,
 		.public_reads         = cfg->public_reads,

@@ -76,6 +76,9 @@ problem_json(const hsi_problem *p)
 		json_object_set_new(j, "line", json_integer(p->line));
 		json_object_set_new(j, "column", json_integer(p->column));
 	}
+	if (p->errors != NULL) {
+		json_object_set(j, "errors", p->errors);
+	}
 	return j;
 }
 

@@ -43,6 +43,8 @@ typedef struct {
 	long        row;       /* 1-based row of an uploaded table */
 	int         line;      /* 1-based position of a syntax error */
 	int         column;
+	json_t     *errors; /* ProblemItem array (borrowed), e.g. the
+	                     * invalid rows of a submission */
 } hsi_problem;
 
 /* Queues problem p, with extra headers (NULL, or name/value pairs ending

@@ -21,13 +21,17 @@
 #include "router.h"
 #include "sse.h"
 
+struct hsi_sender;
+
 typedef struct {
-	hsi_pool               *pool;
-	hsi_cache              *cache;
-	hsi_files              *files;   /* NULL: no static files */
-	hsi_ratelimit          *limiter; /* NULL: no rate limit */
-	hsi_metrics            *metrics; /* NULL: not counted */
-	hsi_sse_hub            *sse;     /* event streams (sse.h) */
+	hsi_pool          *pool;
+	hsi_cache         *cache;
+	hsi_files         *files;   /* NULL: no static files */
+	hsi_ratelimit     *limiter; /* NULL: no rate limit */
+	hsi_metrics       *metrics; /* NULL: not counted */
+	hsi_sse_hub       *sse;     /* event streams (sse.h) */
+	struct hsi_sender *sender;  /* submissions (sender.h); NULL
+	                             * until started */
 	hsi_cursor_key          cursor_key;
 	const hsi_route *const *routes; /* NULL-terminated list of tables */
 	int                     public_reads;

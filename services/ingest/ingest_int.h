@@ -14,7 +14,6 @@
 #include "validate.h"
 
 #define WINDOW_PARTS 128
-#define PART_MAX_BYTES (512 * 1024)
 #define LINK_TIMEOUT_MS 5000
 
 struct hsi_ingest {

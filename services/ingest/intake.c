@@ -19,6 +19,7 @@
 #include "error.h"
 #include "ingest_int.h"
 #include "log.h"
+#include "parts.h"
 #include "report.h"
 #include "format.h"
 #include "validate.h"
@@ -147,131 +148,41 @@ next_inbox_file(const char *inbox, char *name, size_t size)
 	return 1;
 }
 
-static size_t
-row_bytes(const hsi_obs *o)
-{
-	return strlen(o->indicator) + strlen(o->area) + strlen(o->period)
-	    + (o->note ? strlen(o->note) : 0) + 40;
-}
-
-/* Packs rows [from, to) as part k of n. */
-static int
-pack_part(const hsi_ingest *n, const hsi_batch *b, const char *file_id,
-    const char *name, size_t from, size_t to, uint32_t k, uint32_t parts,
-    unsigned char **out, size_t *len)
-{
-	static char        st[4][2] = { "A", "E", "P", "M" };
-	size_t             cnt      = to - from;
-	Hsi__Observation  *ob       = calloc(cnt + 1, sizeof(*ob));
-	Hsi__Observation **pob      = calloc(cnt + 1, sizeof(*pob));
-	int                rv       = HSI_ENOMEM;
-	if (ob && pob) {
-		for (size_t i = 0; i < cnt; i++) {
-			const hsi_obs *o = &b->obs[from + i];
-			hsi__observation__init(&ob[i]);
-			ob[i].indicator = (char *) o->indicator;
-			ob[i].area      = (char *) o->area;
-			ob[i].period    = (char *) o->period;
-			ob[i].value     = o->value;
-			ob[i].has_value = o->has_value;
-			ob[i].status    = st[o->status == 'E' ? 1
-			           : o->status == 'P'         ? 2
-			           : o->status == 'M'         ? 3
-			                                      : 0];
-			ob[i].note      = o->note ? o->note : (char *) "";
-			ob[i].row       = o->row;
-			pob[i]          = &ob[i];
-		}
-		Hsi__ObservationBatch batch = HSI__OBSERVATION_BATCH__INIT;
-		batch.file_id               = (char *) file_id;
-		batch.file_name             = (char *) name;
-		batch.part                  = k;
-		batch.parts                 = parts;
-		batch.catalog_version       = n->cat->version;
-		batch.rows_in_file          = (uint32_t) b->rows;
-		batch.partial               = n->cfg->partial;
-		batch.n_observations        = cnt;
-		batch.observations          = pob;
-		*len = hsi__observation_batch__get_packed_size(&batch);
-		if ((*out = malloc(*len + 1)) != NULL) {
-			hsi__observation_batch__pack(&batch, *out);
-			rv = 0;
-		}
-	}
-	free(ob);
-	free(pob);
-	return rv;
-}
-
-/* Cuts the valid rows into parts of at most part_rows rows and
- * PART_MAX_BYTES and commits them to the outbox. */
+/* Packs the valid rows as parts (common/parts.h) and commits them to the
+ * outbox in one transaction. */
 static int
 commit_file(
     hsi_ingest *n, const hsi_batch *b, const char *name, const char *sha)
 {
-	size_t          cap = 16, np = 0;
-	size_t         *ends = malloc(cap * sizeof(size_t));
-	unsigned char **pay  = NULL;
-	size_t         *lens = NULL;
-	int             rv   = ends ? 0 : HSI_ENOMEM;
-	for (size_t start = 0; rv == 0 && (start < b->n_obs || np == 0);) {
-		size_t end = start, bytes = 0;
-		while (end < b->n_obs
-		    && end - start < (size_t) n->cfg->part_rows
-		    && bytes + row_bytes(&b->obs[end]) < PART_MAX_BYTES) {
-			bytes += row_bytes(&b->obs[end++]);
-		}
-		if (np == cap) {
-			cap *= 2;
-			size_t *ne = realloc(ends, cap * sizeof(size_t));
-			if (ne == NULL) {
-				rv = HSI_ENOMEM;
-				break;
-			}
-			ends = ne;
-		}
-		ends[np++] = end;
-		start      = end;
-		if (b->n_obs == 0) {
-			break;
-		}
-	}
 	unsigned char rnd[8];
 	char          file_id[80], rhex[17];
-	if (rv == 0 && RAND_bytes(rnd, sizeof(rnd)) != 1) {
-		rv = HSI_EIO;
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		return HSI_EIO;
 	}
 	hsi_hex(rnd, sizeof(rnd), rhex);
 	/* Content hash for people, random part so that the same file sent
 	 * twice is two files. */
 	snprintf(file_id, sizeof(file_id), "%.24s-%s", sha, rhex);
-	pay  = calloc(np + 1, sizeof(*pay));
-	lens = calloc(np + 1, sizeof(*lens));
-	if (!pay || !lens) {
-		rv = HSI_ENOMEM;
+	hsi_parts_spec spec = { .file_id = file_id,
+		.file_name               = name,
+		.catalog_version         = n->cat->version,
+		.partial                 = n->cfg->partial,
+		.part_rows               = (size_t) n->cfg->part_rows };
+	hsi_parts      parts;
+	uint64_t       first = 0;
+	int            rv    = hsi_parts_pack(b, &spec, &parts);
+	if (rv != 0) {
+		return rv;
 	}
-	for (size_t k = 0, from = 0; rv == 0 && k < np; k++) {
-		rv   = pack_part(n, b, file_id, name, from, ends[k],
-		      (uint32_t) k + 1, (uint32_t) np, &pay[k], &lens[k]);
-		from = ends[k];
-	}
-	uint64_t first = 0;
-	if (rv == 0) {
-		rv = hsi_outbox_add_file(n->ob, file_id, name, sha,
-		    (long) b->n_obs, (const unsigned char *const *) pay, lens,
-		    np, &first);
-	}
+	rv = hsi_outbox_add_file(n->ob, file_id, name, sha, (long) b->n_obs,
+	    (const unsigned char *const *) parts.data, parts.len, parts.n,
+	    &first);
 	if (rv == 0) {
 		hsi_log_info("file committed", "{s:s, s:s, s:i, s:i, s:I}",
 		    "file", name, "file_id", file_id, "rows", (int) b->n_obs,
-		    "parts", (int) np, "first_seq", (json_int_t) first);
+		    "parts", (int) parts.n, "first_seq", (json_int_t) first);
 	}
-	for (size_t k = 0; pay && k < np; k++) {
-		free(pay[k]);
-	}
-	free(pay);
-	free(lens);
-	free(ends);
+	hsi_parts_fini(&parts);
 	return rv;
 }
 

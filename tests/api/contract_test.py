@@ -864,6 +864,17 @@ class Env:
         return subprocess.run([self.bin["hsictl"]] + list(args) + ["--db-url", self.url],
                               capture_output=True, text=True, timeout=120)
 
+    def start_api(self, scorer_url=None):
+        """hsi-api on a free port, sending submissions to the scorer (or
+        to scorer_url) as a node would; its log is appended to across
+        restarts (submit_test.py kills and restarts it)."""
+        log = self.start("hsi-api", [self.bin["hsi-api"], "--db-url", self.url,
+            "--listen", "127.0.0.1:0", "--events-url", self.events_url,
+            "--alerts-url", self.alerts_url, "--scorer-url", scorer_url or self.ingest_url,
+            "--public-reads", "false"])
+        self.api_proc = self.procs[-1]
+        return log
+
     def start(self, name, argv):
         log = open(os.path.join(self.tmp, name + ".log"), "a")
         p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
@@ -889,13 +900,13 @@ class Env:
         alerts = "tcp://127.0.0.1:%d" % free_port()
         slog = self.start("hsi-scorer", [self.bin["hsi-scorer"]] + db + [
             "--ingest-listen", ingest, "--events-listen", events])
+        self.scorer_proc = self.procs[-1]
         wait_for(lambda: '"msg":"ready"' in read(slog), 60, "scorer ready")
         alog = self.start("hsi-alerter", [self.bin["hsi-alerter"]] + db + [
             "--events-url", events, "--alerts-listen", alerts])
         wait_for(lambda: '"msg":"started"' in read(alog), 60, "alerter started")
-        plog = self.start("hsi-api", [self.bin["hsi-api"]] + db + [
-            "--listen", "127.0.0.1:0", "--events-url", events, "--alerts-url", alerts,
-            "--public-reads", "false"])
+        self.ingest_url, self.events_url, self.alerts_url = ingest, events, alerts
+        plog = self.start_api()
 
         def api_url():
             for line in read(plog).splitlines():

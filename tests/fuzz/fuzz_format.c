@@ -6,8 +6,9 @@
  * line read is either kept or counted bad, issues stay within
  * HSI_MAX_ISSUES, and hsi_batch_fini frees everything.
  */
-/* Built once per reader: -DHSI_FUZZ_READER=hsi_validate_jsonl (JSON lines)
- * or =hsi_validate_sdmx (SDMX-CSV); see tests/CMakeLists.txt. */
+/* Built once per reader: -DHSI_FUZZ_READER=hsi_validate_jsonl (JSON lines),
+ * =hsi_validate_sdmx (SDMX-CSV) or =fuzz_json_rows (the REST gateway's
+ * JSON body, with HSI_FUZZ_JSON_ROWS); see tests/CMakeLists.txt. */
 #ifndef HSI_FUZZ_READER
 #error "define HSI_FUZZ_READER (hsi_validate_jsonl or hsi_validate_sdmx)"
 #endif
@@ -74,6 +75,25 @@ check_batch(const char *agency, const hsi_batch *b)
 		check_obs(agency, &b->obs[i]);
 	}
 }
+
+#ifdef HSI_FUZZ_JSON_ROWS
+#include <jansson.h>
+
+/* The input as the gateway's body {"rows": [...]}, parsed as hsi-api
+ * parses it (duplicate keys refused), its rows to the reader. */
+static int
+fuzz_json_rows(const hsi_catalog *c, const char *agency, const char *buf,
+    size_t len, hsi_batch *b)
+{
+	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *rows = json_object_get(root, "rows");
+	int     rv   = json_is_array(rows)
+	          ? hsi_validate_json_rows(c, agency, rows, b)
+	          : 0;
+	json_decref(root);
+	return rv;
+}
+#endif
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
