@@ -81,6 +81,25 @@ hsi_catalog_api_not_found(
 }
 
 int
+hsi_catalog_api_rows_page(hsi_call *c, PGresult *r, hsi_catalog_api_row_fn row,
+    int flag, const char *const *columns, const char *tag)
+{
+	json_t *items = json_array();
+	for (int i = 0; items != NULL && i < PQntuples(r); i++) {
+		json_t *item = row(r, i, flag);
+		if (item == NULL || json_array_append_new(items, item) != 0) {
+			json_decref(items);
+			items = NULL;
+		}
+	}
+	PQclear(r);
+	if (items == NULL) {
+		return hsi_catalog_api_build_failed(c);
+	}
+	return hsi_reply_page(c, items, NULL, columns, tag);
+}
+
+int
 hsi_catalog_api_build_failed(hsi_call *c)
 {
 	int rv = hsi_reply_problem(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -123,6 +142,15 @@ list_prelude(hsi_call *c, char *tag, int *done)
 static const char *const dimension_columns[]
     = { "code", "name_th", "name_en", "ord", NULL };
 
+static json_t *
+dimension_json(const PGresult *r, int i, int flag)
+{
+	(void) flag;
+	return json_pack("{s:s, s:s, s:s, s:o}", "code", PQgetvalue(r, i, 0),
+	    "name_th", PQgetvalue(r, i, 1), "name_en", PQgetvalue(r, i, 2),
+	    "ord", int_at(r, i, 3));
+}
+
 static int
 list_dimensions(hsi_call *c)
 {
@@ -139,21 +167,8 @@ list_dimensions(hsi_call *c)
 	if (r == NULL) {
 		return HSI_EDB;
 	}
-	json_t *items = json_array();
-	for (int i = 0; items != NULL && i < PQntuples(r); i++) {
-		json_t *d = json_pack("{s:s, s:s, s:s, s:o}", "code",
-		    PQgetvalue(r, i, 0), "name_th", PQgetvalue(r, i, 1),
-		    "name_en", PQgetvalue(r, i, 2), "ord", int_at(r, i, 3));
-		if (d == NULL || json_array_append_new(items, d) != 0) {
-			json_decref(items);
-			items = NULL;
-		}
-	}
-	PQclear(r);
-	if (items == NULL) {
-		return hsi_catalog_api_build_failed(c);
-	}
-	return hsi_reply_page(c, items, NULL, dimension_columns, tag);
+	return hsi_catalog_api_rows_page(
+	    c, r, dimension_json, 0, dimension_columns, tag);
 }
 
 /* ------------------------------------------------------------ indicators */
@@ -297,20 +312,8 @@ list_indicators(hsi_call *c)
 	if (r == NULL) {
 		return HSI_EDB;
 	}
-	int     csv   = hsi_call_format(c) == HSI_FMT_CSV;
-	json_t *items = json_array();
-	for (int i = 0; items != NULL && i < PQntuples(r); i++) {
-		if (json_array_append_new(items, indicator_json(r, i, csv))
-		    != 0) {
-			json_decref(items);
-			items = NULL;
-		}
-	}
-	PQclear(r);
-	if (items == NULL) {
-		return hsi_catalog_api_build_failed(c);
-	}
-	return hsi_reply_page(c, items, NULL, indicator_columns, tag);
+	return hsi_catalog_api_rows_page(c, r, indicator_json,
+	    hsi_call_format(c) == HSI_FMT_CSV, indicator_columns, tag);
 }
 
 static const hsi_qparam indicator_path[] = {
@@ -402,20 +405,8 @@ list_agencies(hsi_call *c)
 	if (r == NULL) {
 		return HSI_EDB;
 	}
-	int     csv   = hsi_call_format(c) == HSI_FMT_CSV;
-	json_t *items = json_array();
-	for (int i = 0; items != NULL && i < PQntuples(r); i++) {
-		if (json_array_append_new(items, agency_json(r, i, csv))
-		    != 0) {
-			json_decref(items);
-			items = NULL;
-		}
-	}
-	PQclear(r);
-	if (items == NULL) {
-		return hsi_catalog_api_build_failed(c);
-	}
-	return hsi_reply_page(c, items, NULL, agency_columns, tag);
+	return hsi_catalog_api_rows_page(c, r, agency_json,
+	    hsi_call_format(c) == HSI_FMT_CSV, agency_columns, tag);
 }
 
 /* ---------------------------------------------------------------- routes */

@@ -65,6 +65,18 @@ int hsi_catalog_api_not_found(
  */
 int hsi_catalog_api_build_failed(hsi_call *c);
 
+/* One row of a result as an item (flag: the handler's own, e.g. CSV). */
+typedef json_t *(*hsi_catalog_api_row_fn)(const PGresult *r, int i, int flag);
+
+/*
+ * Answers the whole list r (cleared here) as one page: each row through
+ * row with flag, CSV columns and tag as for hsi_reply_page. Returns what
+ * hsi_reply_page does, or hsi_catalog_api_build_failed's answer.
+ */
+int hsi_catalog_api_rows_page(hsi_call *c, PGresult *r,
+    hsi_catalog_api_row_fn row, int flag, const char *const *columns,
+    const char *tag);
+
 /* A text column as a JSON string, or null when the column is NULL. */
 json_t *hsi_catalog_api_text_or_null(const PGresult *r, int row, int col);
 

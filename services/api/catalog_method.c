@@ -93,18 +93,7 @@ hsi_catalog_api_list_methodologies(hsi_call *c)
 	if (r == NULL) {
 		return HSI_EDB;
 	}
-	json_t *items = json_array();
-	for (int i = 0; items != NULL && i < PQntuples(r); i++) {
-		if (json_array_append_new(items, method_json(r, i, 0)) != 0) {
-			json_decref(items);
-			items = NULL;
-		}
-	}
-	PQclear(r);
-	if (items == NULL) {
-		return hsi_catalog_api_build_failed(c);
-	}
-	return hsi_reply_page(c, items, NULL, NULL, tag);
+	return hsi_catalog_api_rows_page(c, r, method_json, 0, NULL, tag);
 }
 
 static const char sql_active[]

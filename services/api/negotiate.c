@@ -79,6 +79,15 @@ q_for(const char *accept, const char *type)
 }
 
 int
+hsi_negotiate_accepts(const char *accept, const char *type)
+{
+	if (accept == NULL || accept[strspn(accept, " \t")] == '\0') {
+		return 1;
+	}
+	return q_for(accept, type) > 0;
+}
+
+int
 hsi_negotiate_format(const char *accept, int csv_ok, hsi_format *out)
 {
 	if (accept == NULL || accept[strspn(accept, " \t")] == '\0') {

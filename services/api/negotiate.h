@@ -27,6 +27,12 @@ typedef enum {
 int hsi_negotiate_format(const char *accept, int csv_ok, hsi_format *out);
 
 /*
+ * 1 when Accept (absent or empty: anything) lets the media type through:
+ * its most specific matching range has a q above 0 (RFC 9110 12.5.1).
+ */
+int hsi_negotiate_accepts(const char *accept, const char *type);
+
+/*
  * 1 if an If-None-Match value (a list of entity tags, or "*") matches
  * etag (weak comparison, as RFC 9110 requires for If-None-Match: W/"x"
  * matches "x"); 0 otherwise or when if_none_match is NULL.

@@ -21,12 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "call.h"
 #include "db.h"
 #include "error.h"
 #include "log.h"
+#include "negotiate.h"
 #include "reply.h"
 #include "routes.h"
 #include "sse_int.h"
@@ -45,62 +45,6 @@ static const hsi_qparam events_query[] = {
 	    .example   = "score,alert" },
 	{ .name = NULL },
 };
-
-/* The q a range gives (1000ths), or -1 when malformed. */
-static int
-qvalue(const char *p, const char *end)
-{
-	while (p < end) {
-		p += strspn(p, " \t;");
-		if (p + 2 <= end && (p[0] == 'q' || p[0] == 'Q')
-		    && p[1] == '=') {
-			char   buf[8] = "";
-			char  *e;
-			size_t n = strcspn(p + 2, ";, \t");
-			if (n == 0 || n >= sizeof(buf)) {
-				return -1;
-			}
-			memcpy(buf, p + 2, n);
-			double q = strtod(buf, &e);
-			return *e != '\0' || q < 0 || q > 1
-			    ? -1
-			    : (int) (q * 1000 + 0.5);
-		}
-		p += strcspn(p, ";");
-	}
-	return 1000;
-}
-
-/* 1 when Accept (absent: anything) lets text/event-stream through: its
- * most specific matching range has a q above 0. */
-static int
-accepts_stream(const char *accept)
-{
-	static const char *const ranges[]
-	    = { "*/*", "text/*", "text/event-stream" };
-	int best = 0, q = 0;
-	if (accept == NULL || accept[strspn(accept, " \t")] == '\0') {
-		return 1;
-	}
-	for (const char *p = accept; *p;) {
-		p += strspn(p, " \t,");
-		size_t n  = strcspn(p, ",");
-		size_t rl = strcspn(p, ";, \t");
-		for (int s = 3; s >= 1; s--) {
-			if (rl == strlen(ranges[s - 1])
-			    && strncasecmp(p, ranges[s - 1], rl) == 0
-			    && s > best) {
-				int qv = qvalue(p + rl, p + n);
-				if (qv >= 0) {
-					best = s;
-					q    = qv;
-				}
-			}
-		}
-		p += n;
-	}
-	return q > 0;
-}
 
 /* One run of 1-19 digits at *p, ending in stop: 0 and *out. */
 static int
@@ -383,7 +327,8 @@ get_events(hsi_call *c)
 	hsi_sse_replay replay = { .events = NULL };
 	unsigned       topics = topics_of(c);
 	const char    *id     = hsi_call_header(c, LAST_EVENT_ID);
-	if (!accepts_stream(hsi_call_header(c, MHD_HTTP_HEADER_ACCEPT))) {
+	if (!hsi_negotiate_accepts(hsi_call_header(c, MHD_HTTP_HEADER_ACCEPT),
+	        "text/event-stream")) {
 		return hsi_reply_problem(c, MHD_HTTP_NOT_ACCEPTABLE,
 		    "not-acceptable", "Not acceptable",
 		    "this endpoint answers text/event-stream only: accept "
