@@ -170,6 +170,7 @@ hsi_ingest_open(
 	                            : NULL) {
 		hsi_ingest_remove_tmp(d);
 	}
+	hsi_ingest_finish_answered(n);
 	hsi_outbox_status st;
 	hsi_outbox_status_get(n->ob, &st);
 	n->acked = st.acked_seq;

@@ -43,6 +43,9 @@ int hsi_ingest_intake(hsi_ingest *n);
 /* Files the scorer's verdict: report merged, file moved. */
 void hsi_ingest_file_done(
     hsi_ingest *n, const char *name, const Hsi__FileVerdict *v);
+/* At start: finishes files of sending/ whose verdict was recorded before
+ * the node stopped (killed between recording and moving). */
+void hsi_ingest_finish_answered(hsi_ingest *n);
 /* Reads path (at most max_bytes) into a new buffer. */
 int hsi_ingest_read_file(
     const char *path, long max_bytes, char **buf, size_t *len);

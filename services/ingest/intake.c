@@ -265,6 +265,13 @@ hsi_ingest_intake(hsi_ingest *n)
 	return 1;
 }
 
+/*
+ * Moves an answered file from sending/ to done/ or rejected/ with its
+ * final report. The order makes every crash point recoverable by
+ * hsi_ingest_finish_answered(): the final report is written (atomically)
+ * first, then the file moves, then the local report goes. A file still in
+ * sending/ without its local report has its final report written already.
+ */
 void
 hsi_ingest_file_done(
     hsi_ingest *n, const char *name, const Hsi__FileVerdict *v)
@@ -272,19 +279,107 @@ hsi_ingest_file_done(
 	char path[8448];
 	snprintf(
 	    path, sizeof(path), "%s/%s.report.json", n->sending_dir, name);
-	json_t *rep = json_load_file(path, 0, NULL);
-	if (rep == NULL) {
-		rep = json_pack("{s:s}", "file", name);
-	}
-	hsi_report_central(rep, v);
 	const char *dir = strcmp(v->state, "rejected") == 0 ? n->rejected_dir
 	                                                    : n->done_dir;
-	save_report(rep, dir, name);
+	char        final[8448];
+	snprintf(final, sizeof(final), "%s/%s.report.json", dir, name);
+	json_t *rep = json_load_file(path, 0, NULL);
+	/* No local report and a final one: written before a crash. */
+	int written = rep == NULL && access(path, F_OK) != 0
+	    && access(final, F_OK) == 0;
+	if (!written) {
+		if (rep == NULL) { /* lost or unreadable: the verdict alone */
+			rep = json_pack("{s:s}", "file", name);
+		}
+		hsi_report_central(rep, v);
+		save_report(rep, dir, name);
+	}
 	json_decref(rep);
-	remove(path);
 	move_file(n->sending_dir, name, dir);
+	remove(path);
 	hsi_log_info("file delivered", "{s:s, s:s, s:i, s:i, s:i, s:i}",
 	    "file", name, "state", v->state, "imported", (int) v->imported,
 	    "updated", (int) v->updated, "ignored", (int) v->ignored,
 	    "rejected", (int) v->rejected);
+}
+
+/* Finishes one entry of sending/ if the outbox holds its verdict. */
+static void
+finish_one(hsi_ingest *n, const char *entry)
+{
+	static const char suffix[] = ".report.json";
+	char              name[256], state[16], path[8448];
+	size_t            l = strlen(entry), k = sizeof(suffix) - 1;
+	int               report = l > k && strcmp(entry + l - k, suffix) == 0;
+	if (l >= sizeof(name)) {
+		return;
+	}
+	snprintf(
+	    name, sizeof(name), "%.*s", (int) (report ? l - k : l), entry);
+	snprintf(path, sizeof(path), "%s/%s", n->sending_dir, name);
+	if (report && access(path, F_OK) == 0) {
+		return; /* handled with its file */
+	}
+	unsigned char *vb = NULL;
+	size_t         vlen;
+	if (hsi_outbox_answered(n->ob, name, state, sizeof(state), &vb, &vlen)
+	    != 1) {
+		return;
+	}
+	if (report) {
+		/* The file moved on; only its local report was left. */
+		snprintf(path, sizeof(path), "%s/%s", n->sending_dir, entry);
+		remove(path);
+	} else {
+		Hsi__FileVerdict *v
+		    = hsi__file_verdict__unpack(NULL, vlen, vb);
+		if (v != NULL) {
+			hsi_log_info(
+			    "finishing a file answered before a restart",
+			    "{s:s, s:s}", "file", name, "state", state);
+			hsi_ingest_file_done(n, name, v);
+			hsi__file_verdict__free_unpacked(v, NULL);
+		} else {
+			hsi_log_warn("stored verdict unreadable; file left in "
+			             "sending/",
+			    "{s:s}", "file", name);
+		}
+	}
+	free(vb);
+}
+
+void
+hsi_ingest_finish_answered(hsi_ingest *n)
+{
+	DIR *d = opendir(n->sending_dir);
+	if (d == NULL) {
+		return;
+	}
+	/* Names first: finishing renames entries of the directory read. */
+	char         **names = NULL;
+	size_t         cnt = 0, cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.') {
+			continue;
+		}
+		if (cnt == cap) {
+			size_t nc = cap ? 2 * cap : 16;
+			char **t  = realloc(names, nc * sizeof(*t));
+			if (t == NULL) {
+				break;
+			}
+			names = t;
+			cap   = nc;
+		}
+		if ((names[cnt] = strdup(e->d_name)) != NULL) {
+			cnt++;
+		}
+	}
+	closedir(d);
+	for (size_t i = 0; i < cnt; i++) {
+		finish_one(n, names[i]);
+		free(names[i]);
+	}
+	free(names);
 }

@@ -375,6 +375,43 @@ hsi_outbox_verdict(hsi_outbox *ob, const char *file_id, const char *state,
 }
 
 int
+hsi_outbox_answered(hsi_outbox *ob, const char *name, char *state,
+    size_t state_size, unsigned char **verdict, size_t *len)
+{
+	sqlite3_stmt *st;
+	*verdict = NULL;
+	*len     = 0;
+	if (sqlite3_prepare_v2(ob->db,
+	        "SELECT state, verdict FROM file WHERE name = ? "
+	        "ORDER BY rowid DESC LIMIT 1",
+	        -1, &st, NULL)
+	    != SQLITE_OK) {
+		return -HSI_EIO;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rv = 0;
+	if (sqlite3_step(st) == SQLITE_ROW
+	    && strcmp((const char *) sqlite3_column_text(st, 0), "sending")
+	        != 0) {
+		const void *b = sqlite3_column_blob(st, 1);
+		int         n = sqlite3_column_bytes(st, 1);
+		snprintf(state, state_size, "%s", sqlite3_column_text(st, 0));
+		*verdict = malloc(n > 0 ? (size_t) n : 1);
+		if (*verdict == NULL) {
+			rv = -HSI_ENOMEM;
+		} else {
+			if (n > 0) {
+				memcpy(*verdict, b, (size_t) n);
+			}
+			*len = (size_t) n;
+			rv   = 1;
+		}
+	}
+	sqlite3_finalize(st);
+	return rv;
+}
+
+int
 hsi_outbox_unconfirmed(hsi_outbox *ob, char ids[][80], size_t max, size_t *n)
 {
 	sqlite3_stmt *st;

@@ -71,6 +71,15 @@ int hsi_outbox_ack(hsi_outbox *ob, uint64_t seq);
 int hsi_outbox_verdict(hsi_outbox *ob, const char *file_id, const char *state,
     const unsigned char *verdict, size_t len, char *name, size_t name_size);
 
+/*
+ * The newest file named name, if its verdict is recorded: 1 with *state
+ * ("delivered" or "rejected") and *verdict (packed FileVerdict, heap
+ * memory the caller frees); 0 if there is none or it is still being sent;
+ * <0 on error. For finishing files a crash left in sending/.
+ */
+int hsi_outbox_answered(hsi_outbox *ob, const char *name, char *state,
+    size_t state_size, unsigned char **verdict, size_t *len);
+
 /* Files whose verdict arrived: up to max ids, for confirmation. */
 int hsi_outbox_unconfirmed(
     hsi_outbox *ob, char ids[][80], size_t max, size_t *n);
