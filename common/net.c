@@ -198,9 +198,58 @@ endpoint(nng_socket s, const char *url, int listen, const hsi_net_tls *tls,
 	return 0;
 }
 
+/*
+ * nng runs REM_POST exactly for the pipes that ran ADD_PRE (a pipe closed
+ * between ADD_PRE and ADD_POST still gets REM_POST), so those two keep
+ * the count; on_up waits for ADD_POST, when the pipe can carry messages.
+ */
+static void
+link_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	hsi_net_link *l = arg;
+	(void) p;
+	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		atomic_fetch_add(&l->pipes, 1);
+	} else if (ev == NNG_PIPE_EV_REM_POST) {
+		atomic_fetch_sub(&l->pipes, 1);
+	} else if (l->on_up != NULL) {
+		l->on_up(l->arg);
+	}
+}
+
 int
-hsi_net_pub_open(nng_socket *s, const char *url, int listen,
-    const hsi_net_tls *tls, char *err, size_t err_size)
+hsi_net_link_pipes(const hsi_net_link *link)
+{
+	int n = atomic_load(&((hsi_net_link *) link)->pipes);
+	return n > 0 ? n : 0;
+}
+
+/* Before any endpoint exists: no pipe can come before the callbacks. */
+static int
+watch(nng_socket s, hsi_net_link *link, char *err, size_t err_size)
+{
+	int rv;
+	if (link == NULL) {
+		return 0;
+	}
+	if ((rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_PRE, link_event, link))
+	        != 0
+	    || (rv = nng_pipe_notify(
+	            s, NNG_PIPE_EV_ADD_POST, link_event, link))
+	        != 0
+	    || (rv = nng_pipe_notify(
+	            s, NNG_PIPE_EV_REM_POST, link_event, link))
+	        != 0) {
+		snprintf(err, err_size, "cannot watch the socket's pipes: %s",
+		    nng_strerror(rv));
+		return HSI_EIO;
+	}
+	return 0;
+}
+
+int
+hsi_net_pub_open_link(nng_socket *s, const char *url, int listen,
+    const hsi_net_tls *tls, hsi_net_link *link, char *err, size_t err_size)
 {
 	int rv;
 	if ((rv = nng_pub0_open(s)) != 0) {
@@ -210,7 +259,8 @@ hsi_net_pub_open(nng_socket *s, const char *url, int listen,
 	}
 	nng_socket_set_int(*s, NNG_OPT_SENDBUF, HSI_NET_BUF_MSGS);
 	nng_socket_set_size(*s, NNG_OPT_RECVMAXSZ, HSI_NET_MAX_MSG_BYTES);
-	if ((rv = endpoint(*s, url, listen, tls, err, err_size)) != 0) {
+	if ((rv = watch(*s, link, err, err_size)) != 0
+	    || (rv = endpoint(*s, url, listen, tls, err, err_size)) != 0) {
 		nng_close(*s);
 		return rv;
 	}
@@ -218,9 +268,16 @@ hsi_net_pub_open(nng_socket *s, const char *url, int listen,
 }
 
 int
-hsi_net_sub_open(nng_socket *s, const char *url, int listen,
-    const char *const *topics, const hsi_net_tls *tls, char *err,
-    size_t err_size)
+hsi_net_pub_open(nng_socket *s, const char *url, int listen,
+    const hsi_net_tls *tls, char *err, size_t err_size)
+{
+	return hsi_net_pub_open_link(s, url, listen, tls, NULL, err, err_size);
+}
+
+int
+hsi_net_sub_open_link(nng_socket *s, const char *url, int listen,
+    const char *const *topics, const hsi_net_tls *tls, hsi_net_link *link,
+    char *err, size_t err_size)
 {
 	int rv;
 	if ((rv = nng_sub0_open(s)) != 0) {
@@ -238,11 +295,21 @@ hsi_net_sub_open(nng_socket *s, const char *url, int listen,
 			    *s, NNG_OPT_SUB_SUBSCRIBE, *t, strlen(*t));
 		}
 	}
-	if ((rv = endpoint(*s, url, listen, tls, err, err_size)) != 0) {
+	if ((rv = watch(*s, link, err, err_size)) != 0
+	    || (rv = endpoint(*s, url, listen, tls, err, err_size)) != 0) {
 		nng_close(*s);
 		return rv;
 	}
 	return 0;
+}
+
+int
+hsi_net_sub_open(nng_socket *s, const char *url, int listen,
+    const char *const *topics, const hsi_net_tls *tls, char *err,
+    size_t err_size)
+{
+	return hsi_net_sub_open_link(
+	    s, url, listen, topics, tls, NULL, err, err_size);
 }
 
 int

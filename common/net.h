@@ -11,6 +11,7 @@
 #define HSI_NET_H
 
 #include <nng/nng.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #define HSI_NET_BUF_MSGS 8192
@@ -39,6 +40,30 @@ int hsi_net_pub_open(nng_socket *s, const char *url, int listen,
 int hsi_net_sub_open(nng_socket *s, const char *url, int listen,
     const char *const *topics, const hsi_net_tls *tls, char *err,
     size_t err_size);
+
+/*
+ * A socket's connection state, for readiness and metrics: its connected
+ * pipes, counted from nng's pipe events. The events are set up before the
+ * socket dials or listens, so no pipe is missed. on_up (may be NULL) runs
+ * on an nng thread after each new pipe, with arg: keep it short, and
+ * never close the socket from it. Zero-initialise, set on_up and arg,
+ * then pass it to an _open_link function; it must outlive the socket.
+ */
+typedef struct {
+	atomic_int pipes;
+	void (*on_up)(void *arg);
+	void *arg;
+} hsi_net_link;
+
+/* hsi_net_pub_open / hsi_net_sub_open that also keep link up to date. */
+int hsi_net_pub_open_link(nng_socket *s, const char *url, int listen,
+    const hsi_net_tls *tls, hsi_net_link *link, char *err, size_t err_size);
+int hsi_net_sub_open_link(nng_socket *s, const char *url, int listen,
+    const char *const *topics, const hsi_net_tls *tls, hsi_net_link *link,
+    char *err, size_t err_size);
+
+/* The number of connected pipes now (0: not connected). */
+int hsi_net_link_pipes(const hsi_net_link *link);
 
 /*
  * Sends topic '\n' data over a PUB socket (topic NULL: data is already

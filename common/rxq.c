@@ -133,11 +133,11 @@ hsi_rxq_dropped(hsi_rxq *q)
 	return d;
 }
 
-void
+int
 hsi_rxq_stop(hsi_rxq *q)
 {
 	if (q == NULL) {
-		return;
+		return 0;
 	}
 	if (hsi_net_close_bounded(q->sock, 3000) != 0) {
 		/* nng's close is stuck (see net.h): the receive thread may
@@ -146,7 +146,7 @@ hsi_rxq_stop(hsi_rxq *q)
 		hsi_log_warn("socket close timed out (nng 1.5.2 bug); "
 		             "exiting without it",
 		    NULL);
-		return;
+		return HSI_ETIMEDOUT;
 	}
 	pthread_join(q->thread, NULL);
 	while (q->head) {
@@ -158,4 +158,5 @@ hsi_rxq_stop(hsi_rxq *q)
 	pthread_mutex_destroy(&q->mtx);
 	pthread_cond_destroy(&q->cv);
 	free(q);
+	return 0;
 }

@@ -28,7 +28,9 @@ nng_msg *hsi_rxq_get(hsi_rxq *q, long wait_ms);
 unsigned long long hsi_rxq_dropped(hsi_rxq *q);
 
 /* Closes the socket (waking the thread), joins it and frees the queue;
- * if nng's close hangs (net.h), gives up after 3 s and leaks them. */
-void hsi_rxq_stop(hsi_rxq *q);
+ * if nng's close hangs (net.h), gives up after 3 s and leaks them.
+ * Returns 0, or HSI_ETIMEDOUT when it gave up (the socket may still call
+ * back into whatever its pipe notifications point at: leak that too). */
+int hsi_rxq_stop(hsi_rxq *q);
 
 #endif

@@ -265,6 +265,7 @@ hsi_api_start(hsi_api *a, char *err, size_t err_size)
 	if (rv != 0) {
 		return rv;
 	}
+	a->srv.events      = a->events;
 	hsi_sender_opts so = { .db_url = a->db_url,
 		.scorer_url            = a->scorer_url,
 		.events_url            = a->events_url,
@@ -321,7 +322,8 @@ hsi_api_stop(hsi_api *a)
 		a->daemon = NULL;
 	}
 	hsi_events_stop(a->events);
-	a->events = NULL;
+	a->events     = NULL;
+	a->srv.events = NULL;
 	/* After the daemon: no handler can wake it any more. */
 	hsi_sender_stop(a->srv.sender);
 	a->srv.sender = NULL;

@@ -29,6 +29,7 @@ struct hsi_events {
 	nng_socket         alerts; /* the alerter's PUB, when has_alerts */
 	pthread_t          alerts_thread;
 	int                has_alerts;
+	hsi_net_link       score_link, alerts_link;
 };
 
 static void
@@ -101,21 +102,17 @@ alerts_main(void *arg)
 
 /* Events sent while we were disconnected are lost for good. */
 static void
-on_connect(nng_pipe p, nng_pipe_ev what, void *arg)
+on_connect(void *arg)
 {
 	hsi_events *ev = arg;
-	(void) p;
-	(void) what;
 	hsi_cache_invalidate(ev->cache, NULL);
 	hsi_sse_hub_connected(ev->hub, HSI_SSE_SCORE);
 }
 
 static void
-on_alerts_connect(nng_pipe p, nng_pipe_ev what, void *arg)
+on_alerts_connect(void *arg)
 {
 	hsi_events *ev = arg;
-	(void) p;
-	(void) what;
 	hsi_sse_hub_connected(ev->hub, HSI_SSE_ALERT);
 }
 
@@ -126,13 +123,13 @@ start_alerts(hsi_events *ev, const char *url, const hsi_net_tls *tls,
 {
 	static const char *const topics[] = { "alert\n", NULL };
 	int                      rv;
-	if ((rv = hsi_net_sub_open(
-	         &ev->alerts, url, 0, topics, tls, err, err_size))
+	ev->alerts_link.on_up = on_alerts_connect;
+	ev->alerts_link.arg   = ev;
+	if ((rv = hsi_net_sub_open_link(&ev->alerts, url, 0, topics, tls,
+	         &ev->alerts_link, err, err_size))
 	    != 0) {
 		return rv;
 	}
-	nng_pipe_notify(
-	    ev->alerts, NNG_PIPE_EV_ADD_POST, on_alerts_connect, ev);
 	if (pthread_create(&ev->alerts_thread, NULL, alerts_main, ev) != 0) {
 		nng_close(ev->alerts);
 		snprintf(err, err_size, "cannot start the alerts thread");
@@ -153,15 +150,16 @@ hsi_events_start(const char *url, const char *alerts_url,
 	if (ev == NULL) {
 		return HSI_ENOMEM;
 	}
-	ev->cache = cache;
-	ev->hub   = hub;
-	if ((rv = hsi_net_sub_open(
-	         &ev->sock, url, 0, topics, tls, err, err_size))
+	ev->cache            = cache;
+	ev->hub              = hub;
+	ev->score_link.on_up = on_connect;
+	ev->score_link.arg   = ev;
+	if ((rv = hsi_net_sub_open_link(&ev->sock, url, 0, topics, tls,
+	         &ev->score_link, err, err_size))
 	    != 0) {
 		free(ev);
 		return rv;
 	}
-	nng_pipe_notify(ev->sock, NNG_PIPE_EV_ADD_POST, on_connect, ev);
 	if (pthread_create(&ev->thread, NULL, recv_main, ev) != 0) {
 		nng_close(ev->sock);
 		free(ev);
@@ -175,6 +173,15 @@ hsi_events_start(const char *url, const char *alerts_url,
 	}
 	*out = ev;
 	return 0;
+}
+
+void
+hsi_events_links(const hsi_events *ev, int *score, int *alerts)
+{
+	*score  = ev ? hsi_net_link_pipes(&ev->score_link) : 0;
+	*alerts = ev == NULL || !ev->has_alerts
+	    ? -1
+	    : hsi_net_link_pipes(&ev->alerts_link);
 }
 
 void

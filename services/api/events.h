@@ -33,4 +33,9 @@ int hsi_events_start(const char *url, const char *alerts_url,
 /* Closes the sockets, joins the threads and frees ev (NULL ok). */
 void hsi_events_stop(hsi_events *ev);
 
+/* Connected pipes now: to the scorer's events PUB (*score) and to the
+ * alerter's (*alerts; -1 when no alerts address is configured). Safe
+ * from any thread; ev NULL reads as not connected. */
+void hsi_events_links(const hsi_events *ev, int *score, int *alerts);
+
 #endif

@@ -21,6 +21,7 @@
 
 #include "call.h"
 #include "error.h"
+#include "events.h"
 #include "reply.h"
 #include "routes.h"
 #include "server.h"
@@ -303,6 +304,60 @@ render_counters(FILE *f, const hsi_metrics *m)
 	fprintf(f, "hsi_api_start_time_seconds %.3f\n", m->start_time_s);
 }
 
+/* The nng links and the gateway's outbox per agency (sender.h). */
+static void
+render_links(FILE *f, const hsi_metrics_gauges *g)
+{
+	const struct {
+		const char *name;
+		int         pipes;
+	} links[] = {
+		{ "scorer_events", g->link_scorer_events },
+		{ "scorer_ingest", g->link_scorer_ingest },
+		{ "scorer_acks", g->link_scorer_acks },
+		{ "alerter_events", g->link_alerter_events },
+	};
+	header(f, "hsi_api_nng_link_up", "gauge",
+	    "1 when the nng link is connected (see /readyz), 0 when not.");
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		if (links[i].pipes >= 0) {
+			fprintf(f, "hsi_api_nng_link_up{link=\"%s\"} %d\n",
+			    links[i].name, links[i].pipes > 0);
+		}
+	}
+	header(f, "hsi_api_gateway_outbox_parts", "gauge",
+	    "Submission parts committed by the gateway and not yet "
+	    "acknowledged by the scorer, per agency.");
+	for (size_t i = 0; i < g->n_agencies; i++) {
+		fputs("hsi_api_gateway_outbox_parts{agency=\"", f);
+		label(f, g->agencies[i].agency);
+		fprintf(f, "\"} %llu\n",
+		    (unsigned long long) g->agencies[i].pending_parts);
+	}
+	header(f, "hsi_api_gateway_link_stalled", "gauge",
+	    "1 when parts wait and the scorer has not acknowledged the "
+	    "agency's gateway node for 5 s.");
+	for (size_t i = 0; i < g->n_agencies; i++) {
+		fputs("hsi_api_gateway_link_stalled{agency=\"", f);
+		label(f, g->agencies[i].agency);
+		fprintf(f, "\"} %d\n", g->agencies[i].stalled);
+	}
+	header(f, "hsi_api_gateway_last_ack_age_seconds", "gauge",
+	    "Seconds since the scorer last acknowledged the agency's gateway "
+	    "node (absent: not since the gateway started).");
+	for (size_t i = 0; i < g->n_agencies; i++) {
+		long long heard = g->agencies[i].last_heard_ms;
+		if (heard <= 0) {
+			continue;
+		}
+		fputs("hsi_api_gateway_last_ack_age_seconds{agency=\"", f);
+		label(f, g->agencies[i].agency);
+		fprintf(f, "\"} %.3f\n",
+		    heard < g->now_ms ? (double) (g->now_ms - heard) / 1e3
+		                      : 0.0);
+	}
+}
+
 static void
 render_gauges(FILE *f, const hsi_metrics_gauges *g)
 {
@@ -321,6 +376,7 @@ render_gauges(FILE *f, const hsi_metrics_gauges *g)
 	header(f, "hsi_api_sse_clients", "gauge",
 	    "Server-Sent Events streams open now.");
 	fprintf(f, "hsi_api_sse_clients %lld\n", g->sse_clients);
+	render_links(f, g);
 }
 
 int
@@ -365,7 +421,21 @@ get_metrics(hsi_call *c)
 	hsi_cache_counts(srv->cache, &g.cache_hits, &g.cache_misses);
 	g.sse_clients
 	    = srv->sse ? (long long) hsi_sse_hub_clients(srv->sse) : 0;
-	if (hsi_metrics_render(srv->metrics, &g, &text, &len) != 0) {
+	hsi_events_links(
+	    srv->events, &g.link_scorer_events, &g.link_alerter_events);
+	hsi_sender_links(
+	    srv->sender, &g.link_scorer_ingest, &g.link_scorer_acks);
+	/* One entry per agency with a gateway node: at most the catalog's
+	 * agencies, far below this. */
+	hsi_sender_agency ags[256];
+	size_t            n = hsi_sender_agencies(srv->sender, ags, 256);
+	g.agencies          = ags;
+	g.n_agencies        = n < 256 ? n : 256;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	g.now_ms = (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	int rv   = hsi_metrics_render(srv->metrics, &g, &text, &len);
+	if (rv != 0) {
 		return hsi_reply_queue(c, MHD_HTTP_OK, NULL);
 	}
 	struct MHD_Response *resp = MHD_create_response_from_buffer(

@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "router.h"
+#include "sender.h"
 
 typedef struct hsi_metrics hsi_metrics;
 
@@ -47,6 +48,13 @@ typedef struct {
 	int                pool_in_use, pool_size;
 	unsigned long long cache_hits, cache_misses;
 	long long          sse_clients; /* open event streams (sse.h) */
+	/* nng links: connected pipes, -1 for a link not configured */
+	int link_scorer_events, link_scorer_ingest, link_scorer_acks;
+	int link_alerter_events;
+	/* The gateway's outbox, one entry per agency (sender.h) */
+	const hsi_sender_agency *agencies;
+	size_t                   n_agencies;
+	long long                now_ms; /* wall clock, for ack ages */
 } hsi_metrics_gauges;
 
 /*

@@ -79,6 +79,9 @@ problem_json(const hsi_problem *p)
 	if (p->errors != NULL) {
 		json_object_set(j, "errors", p->errors);
 	}
+	if (p->checks != NULL) {
+		json_object_set(j, "checks", p->checks);
+	}
 	return j;
 }
 

@@ -45,6 +45,7 @@ typedef struct {
 	int         column;
 	json_t     *errors; /* ProblemItem array (borrowed), e.g. the
 	                     * invalid rows of a submission */
+	json_t *checks;     /* readiness checks object (borrowed) */
 } hsi_problem;
 
 /* Queues problem p, with extra headers (NULL, or name/value pairs ending

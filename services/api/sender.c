@@ -48,17 +48,23 @@ typedef struct {
 } gw_link;
 
 struct hsi_sender {
-	char      *db_url;
-	long       resend_ms;
-	PGconn    *db;
-	nng_socket pub, sub;
-	hsi_rxq   *rxq;
-	pthread_t  thread;
-	int        started;
-	atomic_int wake, stop;
-	gw_link   *links;
-	size_t     n_links;
-	long long  db_tried_ms, reloaded_ms;
+	char        *db_url;
+	long         resend_ms;
+	PGconn      *db;
+	nng_socket   pub, sub;
+	hsi_rxq     *rxq;
+	pthread_t    thread;
+	int          started;
+	atomic_int   wake, stop;
+	gw_link     *links;
+	size_t       n_links;
+	long long    db_tried_ms, reloaded_ms;
+	hsi_net_link ingest_link, ack_link;
+	/* What other threads may read (hsi_sender_agencies), copied from
+	 * links at the end of every turn. */
+	pthread_mutex_t    shown_mu;
+	hsi_sender_agency *shown;
+	size_t             n_shown, cap_shown;
 };
 
 static long long
@@ -363,6 +369,58 @@ on_message(hsi_sender *s, nng_msg *m)
 	hsi_envelope_free(env);
 }
 
+/* ---- state for other threads -------------------------------------------
+ */
+
+static void
+show(hsi_sender *s, long long now)
+{
+	pthread_mutex_lock(&s->shown_mu);
+	if (s->n_links > s->cap_shown) {
+		hsi_sender_agency *t
+		    = realloc(s->shown, s->n_links * sizeof(*t));
+		if (t != NULL) {
+			s->shown     = t;
+			s->cap_shown = s->n_links;
+		}
+	}
+	s->n_shown = s->n_links < s->cap_shown ? s->n_links : s->cap_shown;
+	for (size_t i = 0; i < s->n_shown; i++) {
+		const gw_link     *l = &s->links[i];
+		hsi_sender_agency *a = &s->shown[i];
+		snprintf(a->agency, sizeof(a->agency), "%s", l->node.agency);
+		a->pending_parts = l->node.next_seq > l->node.acked_seq + 1
+		    ? l->node.next_seq - l->node.acked_seq - 1
+		    : 0;
+		a->last_heard_ms = l->last_heard_ms;
+		a->stalled       = a->pending_parts > 0
+		    && now - l->last_heard_ms > HSI_SENDER_LINK_MS;
+	}
+	pthread_mutex_unlock(&s->shown_mu);
+}
+
+void
+hsi_sender_links(const hsi_sender *s, int *ingest, int *acks)
+{
+	*ingest = s ? hsi_net_link_pipes(&s->ingest_link) : 0;
+	*acks   = s ? hsi_net_link_pipes(&s->ack_link) : 0;
+}
+
+size_t
+hsi_sender_agencies(hsi_sender *s, hsi_sender_agency *out, size_t max)
+{
+	if (s == NULL) {
+		return 0;
+	}
+	pthread_mutex_lock(&s->shown_mu);
+	size_t n = s->n_shown;
+	if (n > 0 && max > 0) {
+		memcpy(out, s->shown, (n < max ? n : max) * sizeof(*out));
+	}
+	pthread_mutex_unlock(&s->shown_mu);
+	return n;
+}
+
 /* ---- the thread -----------------------------------------------------------
  */
 
@@ -404,6 +462,7 @@ sender_main(void *arg)
 				send_window(s, l, 0);
 			}
 		}
+		show(s, now);
 	}
 	return NULL;
 }
@@ -420,13 +479,14 @@ hsi_sender_start(
 	}
 	s->resend_ms
 	    = opts->resend_ms > 0 ? opts->resend_ms : HSI_SENDER_RESEND_MS;
-	int rv = hsi_net_pub_open(
-	    &s->pub, opts->scorer_url, 0, &opts->tls, err, err_size);
+	pthread_mutex_init(&s->shown_mu, NULL);
+	int rv = hsi_net_pub_open_link(&s->pub, opts->scorer_url, 0,
+	    &opts->tls, &s->ingest_link, err, err_size);
 	if (rv != 0) {
 		goto fail;
 	}
-	if ((rv = hsi_net_sub_open(&s->sub, opts->events_url, 0, topics,
-	         &opts->tls, err, err_size))
+	if ((rv = hsi_net_sub_open_link(&s->sub, opts->events_url, 0, topics,
+	         &opts->tls, &s->ack_link, err, err_size))
 	    != 0) {
 		hsi_net_close_bounded(s->pub, 3000);
 		goto fail;
@@ -442,6 +502,7 @@ hsi_sender_start(
 	*out       = s;
 	return 0;
 fail:
+	pthread_mutex_destroy(&s->shown_mu);
 	free(s->db_url);
 	free(s);
 	return rv;
@@ -465,17 +526,19 @@ hsi_sender_stop(hsi_sender *s)
 	if (s->started) {
 		pthread_join(s->thread, NULL);
 	}
-	if (s->rxq != NULL) {
-		hsi_rxq_stop(s->rxq);
-	} else {
-		hsi_net_close_bounded(s->sub, 3000);
+	int stuck = s->rxq != NULL ? hsi_rxq_stop(s->rxq)
+	                           : hsi_net_close_bounded(s->sub, 3000);
+	stuck |= hsi_net_close_bounded(s->pub, 3000);
+	if (stuck) {
+		return; /* the sockets' link counters live in s: leak it */
 	}
-	hsi_net_close_bounded(s->pub, 3000);
 	for (size_t i = 0; i < s->n_links; i++) {
 		hsi_gwkey_wipe(s->links[i].keys, s->links[i].n_keys);
 	}
 	free(s->links);
 	hsi_db_close(s->db);
+	free(s->shown);
+	pthread_mutex_destroy(&s->shown_mu);
 	free(s->db_url);
 	free(s);
 }

@@ -18,6 +18,7 @@
 #define HSI_API_SENDER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "net.h"
 
@@ -46,6 +47,25 @@ int hsi_sender_start(
 /* Tells the thread that parts were committed: it sends them at once
  * instead of at its next look. Safe from any thread; NULL ok. */
 void hsi_sender_wake(hsi_sender *s);
+
+/* One agency's gateway node as the sender last saw it (for /metrics). */
+typedef struct {
+	char      agency[17];
+	uint64_t  pending_parts; /* committed, not yet acknowledged */
+	long long last_heard_ms; /* last authenticated ack (wall clock);
+	                          * 0: none since the gateway started */
+	int stalled; /* parts wait and no ack for HSI_SENDER_LINK_MS */
+} hsi_sender_agency;
+
+/* Connected pipes now: the PUB dialled to the scorer's ingest socket
+ * (*ingest) and the SUB dialled to its events socket for acks (*acks).
+ * Safe from any thread; s NULL reads as not connected. */
+void hsi_sender_links(const hsi_sender *s, int *ingest, int *acks);
+
+/* Copies up to max agencies' state (as of the sender's last turn, at
+ * most POLL_MS old) into out; returns how many there are in all. Safe
+ * from any thread; s NULL has none. */
+size_t hsi_sender_agencies(hsi_sender *s, hsi_sender_agency *out, size_t max);
 
 /* Stops the thread, closes the sockets and the connection, frees s
  * (NULL ok). Parts not yet acknowledged stay in the outbox. */

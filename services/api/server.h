@@ -22,6 +22,7 @@
 #include "sse.h"
 
 struct hsi_sender;
+struct hsi_events;
 
 typedef struct {
 	hsi_pool          *pool;
@@ -32,6 +33,8 @@ typedef struct {
 	hsi_sse_hub       *sse;     /* event streams (sse.h) */
 	struct hsi_sender *sender;  /* submissions (sender.h); NULL
 	                             * until started */
+	struct hsi_events *events;  /* score and alert events (events.h);
+	                             * NULL until started */
 	hsi_cursor_key          cursor_key;
 	const hsi_route *const *routes; /* NULL-terminated list of tables */
 	int                     public_reads;
