@@ -43,6 +43,11 @@ int hsi_validate_jsonl(const hsi_catalog *cat, const char *agency,
 int hsi_validate_json_rows(const hsi_catalog *cat, const char *agency,
     const json_t *rows, hsi_batch *b);
 
+/* One such row (obj, numbered row), for a caller that reads the rows one
+ * at a time; it calls hsi_validate_done(b) after the last. */
+int hsi_validate_json_row(const hsi_catalog *cat, const char *agency,
+    const json_t *obj, size_t row, hsi_batch *b);
+
 /*
  * SDMX-CSV 2.0: the header starts with STRUCTURE and holds STRUCTURE_ID,
  * INDICATOR, REF_AREA, TIME_PERIOD and OBS_VALUE, optionally ACTION,

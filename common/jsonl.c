@@ -370,21 +370,30 @@ hsi_validate_json_rows(const hsi_catalog *cat, const char *agency,
 {
 	int rv = 0;
 	for (size_t i = 0; rv == 0 && i < json_array_size(rows); i++) {
-		json_t *obj    = json_array_get(rows, i);
-		size_t  before = b->n_obs;
-		b->rows++;
-		if (!json_is_object(obj)) {
-			rv = hsi_batch_issue(b, i + 1, 0, "E_JSON", "", "",
-			    "row %zu is %s, not a JSON object; give each row "
-			    "as an object with the keys " KEYS_HELP,
-			    i + 1, type_name(obj));
-		} else {
-			jrow r = { .s = NULL, .n = 0, .line = i + 1 };
-			rv     = read_object(b, cat, agency, &r, obj);
-		}
-		if (b->n_obs == before) {
-			b->bad_rows++;
-		}
+		rv = hsi_validate_json_row(
+		    cat, agency, json_array_get(rows, i), i + 1, b);
 	}
 	return rv != 0 ? rv : hsi_validate_done(b);
+}
+
+int
+hsi_validate_json_row(const hsi_catalog *cat, const char *agency,
+    const json_t *obj, size_t row, hsi_batch *b)
+{
+	int    rv;
+	size_t before = b->n_obs;
+	b->rows++;
+	if (!json_is_object(obj)) {
+		rv = hsi_batch_issue(b, row, 0, "E_JSON", "", "",
+		    "row %zu is %s, not a JSON object; give each row "
+		    "as an object with the keys " KEYS_HELP,
+		    row, type_name(obj));
+	} else {
+		jrow r = { .s = NULL, .n = 0, .line = row };
+		rv     = read_object(b, cat, agency, &r, (json_t *) obj);
+	}
+	if (b->n_obs == before) {
+		b->bad_rows++;
+	}
+	return rv;
 }

@@ -340,3 +340,280 @@ hsi_body_check(const json_t *root, const hsi_jfield *fields, hsi_body_err *err)
 	memset(err, 0, sizeof(*err));
 	return check_object(root, fields, "", err);
 }
+
+/* ---- streaming: one array item at a time ------------------------------ */
+
+/* Line and column of byte off, counted as jansson counts them (columns in
+ * characters: UTF-8 continuation bytes do not count). */
+static void
+where(const char *s, size_t off, int *line, int *col)
+{
+	*line = 1;
+	*col  = 0;
+	for (size_t i = 0; i < off; i++) {
+		if (s[i] == '\n') {
+			(*line)++;
+			*col = 0;
+		} else if (((unsigned char) s[i] & 0xC0) != 0x80) {
+			(*col)++;
+		}
+	}
+}
+
+static size_t
+skip_ws(const char *s, size_t len, size_t i)
+{
+	while (i < len
+	    && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) {
+		i++;
+	}
+	return i;
+}
+
+/* The end of the token that starts at byte off, as jansson's lexer reads
+ * it: a string to its closing quote, a number or a word (true, nul...) to
+ * its last character, anything else one byte. */
+static size_t
+token_end(const char *s, size_t len, size_t off)
+{
+	size_t i = off + 1;
+	if (s[off] == '"') {
+		while (i < len && s[i] != '"') {
+			i += s[i] == '\\' ? 2 : 1;
+		}
+		return i < len ? i + 1 : len;
+	}
+	if (strchr("-0123456789", s[off]) != NULL) {
+		while (i < len && strchr("0123456789.eE+-", s[i]) != NULL) {
+			i++;
+		}
+	} else if ((s[off] >= 'a' && s[off] <= 'z')
+	    || (s[off] >= 'A' && s[off] <= 'Z')) {
+		while (i < len
+		    && ((s[i] >= 'a' && s[i] <= 'z')
+		        || (s[i] >= 'A' && s[i] <= 'Z'))) {
+			i++;
+		}
+	}
+	return i;
+}
+
+/* invalid-json for the token at byte off, with jansson's wording and its
+ * position (the line and column where the token ends). */
+static int
+syntax(
+    hsi_body_err *err, const char *s, size_t len, size_t off, const char *what)
+{
+	char   near[HSI_SHOWN_MAX + 4];
+	size_t end = off < len ? token_end(s, len, off) : len;
+	where(s, end, &err->line, &err->column);
+	if (err->column == 0) {
+		err->column = 1;
+	}
+	if (off < len) {
+		hsi_text_shown(near, sizeof(near), s + off, end - off);
+		return fail(err, "invalid-json", "",
+		    "the body is not valid JSON at line %d, column %d: %s "
+		    "near '%s'; send one JSON object (UTF-8)",
+		    err->line, err->column, what, near);
+	}
+	return fail(err, "invalid-json", "",
+	    "the body is not valid JSON at line %d, column %d: %s near end "
+	    "of file; send one JSON object (UTF-8)",
+	    err->line, err->column, what);
+}
+
+/* One JSON value starting at byte *i, parsed alone; *i moves past it. */
+static int
+one_value(
+    const char *s, size_t len, size_t *i, json_t **out, hsi_body_err *err)
+{
+	json_error_t e;
+	json_t      *v = json_loadb(s + *i, len - *i,
+	         JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+	         &e);
+	if (v == NULL) {
+		char text[HSI_SHOWN_MAX + 4];
+		if (json_error_code(&e) == json_error_out_of_memory) {
+			return HSI_ENOMEM;
+		}
+		hsi_text_shown(text, sizeof(text), e.text, strlen(e.text));
+		where(s, *i + (size_t) (e.position > 0 ? e.position : 0),
+		    &err->line, &err->column);
+		if (err->column == 0) {
+			err->column = 1;
+		}
+		return fail(err, "invalid-json", "",
+		    "the body is not valid JSON at line %d, column %d: %s; "
+		    "send one JSON object (UTF-8)",
+		    err->line, err->column, text);
+	}
+	*i += (size_t) e.position;
+	*out = v;
+	return 0;
+}
+
+/* The items of the streamed array f at byte *i (just past its '['). */
+static int
+stream_items(const char *s, size_t len, size_t *i, const hsi_jfield *f,
+    const char *path, hsi_body_item_fn fn, void *arg, hsi_body_err *err)
+{
+	size_t n = 0;
+	*i       = skip_ws(s, len, *i);
+	if (*i < len && s[*i] == ']') {
+		(*i)++;
+		return 0;
+	}
+	for (;;) {
+		char    at[HSI_BODY_POINTER_MAX], idx[24];
+		json_t *item;
+		int     rv;
+		if (f->max && n == f->max) {
+			return fail(err, "too-long", path,
+			    "array '%s' has more than %zu items: send at most "
+			    "%zu (split it into several requests)",
+			    path, f->max, f->max);
+		}
+		snprintf(idx, sizeof(idx), "%zu", n);
+		pointer(at, sizeof(at), path, idx);
+		if ((rv = one_value(s, len, i, &item, err)) != 0) {
+			return rv;
+		}
+		rv = check_value(item, f, f->item, at, err);
+		if (rv == 0) {
+			rv = fn(arg, item, n, at);
+		}
+		json_decref(item);
+		if (rv != 0) {
+			return rv;
+		}
+		n++;
+		*i = skip_ws(s, len, *i);
+		if (*i < len && s[*i] == ']') {
+			(*i)++;
+			return 0;
+		}
+		if (*i >= len || s[*i] != ',') {
+			return syntax(err, s, len, *i, "']' expected");
+		}
+		*i = skip_ws(s, len, *i + 1);
+		if (*i >= len) {
+			return syntax(err, s, len, *i, "']' expected");
+		}
+	}
+}
+
+int
+hsi_body_json_stream(const char *data, size_t len, int max_depth,
+    const hsi_jfield *fields, hsi_body_item_fn fn, void *arg,
+    hsi_body_err *err)
+{
+	memset(err, 0, sizeof(*err));
+	if (check_depth(
+	        data, len, max_depth > 0 ? max_depth : HSI_BODY_MAX_DEPTH, err)
+	    != 0) {
+		return HSI_EINVAL;
+	}
+	size_t  i = skip_ws(data, len, 0);
+	json_t *v;
+	int     rv;
+	if (i >= len || data[i] != '{') {
+		/* Not an object: whatever it is, say so as the whole-body
+		 * parser does (a syntax error, or the wrong type). */
+		if ((rv = hsi_body_json(data, len, max_depth, &v, err)) != 0) {
+			return rv;
+		}
+		rv = hsi_body_check(v, fields, err);
+		json_decref(v);
+		return rv != 0 ? rv
+		               : syntax(err, data, len, i, "'{' expected");
+	}
+	/* Members seen, for duplicates and required ones (at most 32). */
+	const hsi_jfield *seen[32];
+	size_t            n_seen = 0;
+	i                        = skip_ws(data, len, i + 1);
+	if (i < len && data[i] == '}') {
+		i++;
+	} else {
+		for (;;) {
+			char    at[HSI_BODY_POINTER_MAX], takes[300];
+			json_t *key;
+			if (i >= len || data[i] != '"') {
+				return syntax(err, data, len, i,
+				    "string or '}' expected");
+			}
+			size_t key_at = i;
+			if ((rv = one_value(data, len, &i, &key, err)) != 0) {
+				return rv;
+			}
+			const hsi_jfield *f
+			    = find_field(fields, json_string_value(key));
+			pointer(at, sizeof(at), "", json_string_value(key));
+			json_decref(key);
+			if (f == NULL) {
+				list_fields(fields, takes, sizeof(takes));
+				return fail(err, "unknown-field", at,
+				    "unknown field '%s': remove it; this "
+				    "object takes %s",
+				    at, takes[0] ? takes : "no fields");
+			}
+			for (size_t k = 0; k < n_seen; k++) {
+				if (seen[k] == f) {
+					return syntax(err, data, len, key_at,
+					    "duplicate object key");
+				}
+			}
+			if (n_seen < sizeof(seen) / sizeof(seen[0])) {
+				seen[n_seen++] = f;
+			}
+			i = skip_ws(data, len, i);
+			if (i >= len || data[i] != ':') {
+				return syntax(
+				    err, data, len, i, "':' expected");
+			}
+			i = skip_ws(data, len, i + 1);
+			if ((f->flags & HSI_JF_STREAM)
+			    && f->type == HSI_JT_ARRAY && i < len
+			    && data[i] == '[') {
+				i++;
+				rv = stream_items(
+				    data, len, &i, f, at, fn, arg, err);
+			} else if ((rv = one_value(data, len, &i, &v, err))
+			    == 0) {
+				rv = check_value(v, f, f->type, at, err);
+				json_decref(v);
+			}
+			if (rv != 0) {
+				return rv;
+			}
+			i = skip_ws(data, len, i);
+			if (i < len && data[i] == '}') {
+				i++;
+				break;
+			}
+			if (i >= len || data[i] != ',') {
+				return syntax(
+				    err, data, len, i, "'}' expected");
+			}
+			i = skip_ws(data, len, i + 1);
+		}
+	}
+	i = skip_ws(data, len, i);
+	if (i < len) {
+		return syntax(err, data, len, i, "end of file expected");
+	}
+	for (const hsi_jfield *f = fields; f->name != NULL; f++) {
+		int present = 0;
+		for (size_t k = 0; k < n_seen; k++) {
+			present |= seen[k] == f;
+		}
+		if ((f->flags & HSI_JF_REQUIRED) && !present) {
+			char at[HSI_BODY_POINTER_MAX];
+			pointer(at, sizeof(at), "", f->name);
+			return fail(err, "missing-field", at,
+			    "field '%s' is required: add it (%s)", at,
+			    type_name(f->type));
+		}
+	}
+	return 0;
+}

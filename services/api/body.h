@@ -49,6 +49,9 @@ typedef enum {
 
 #define HSI_JF_REQUIRED 1u /* absent: refused */
 #define HSI_JF_NULLABLE 2u /* null accepted in place of the type */
+#define HSI_JF_STREAM                                                         \
+	4u /* a top-level ARRAY read item by item                             \
+	    * (hsi_body_json_stream) */
 
 /* One declared field of an object. A list ends with { NULL }. */
 typedef struct hsi_jfield {
@@ -90,5 +93,29 @@ int hsi_body_json(const char *data, size_t len, int max_depth, json_t **out,
  */
 int hsi_body_check(
     const json_t *root, const hsi_jfield *fields, hsi_body_err *err);
+
+/* Called for each item of a streamed array: i counts from 0, at is its
+ * JSON pointer ("/rows/3"). item is freed after the call. Non-zero stops
+ * the stream and is returned. */
+typedef int (*hsi_body_item_fn)(
+    void *arg, const json_t *item, size_t i, const char *at);
+
+/*
+ * hsi_body_json then hsi_body_check for a body that is one object with
+ * fields (max_depth as there), with memory bounded by its largest member
+ * rather than its size:
+ * each top-level member is parsed alone, and an ARRAY field flagged
+ * HSI_JF_STREAM is parsed one item at a time, each held to the field's
+ * item type and fields, handed to fn and freed (more than the field's max
+ * items: too-long, as soon as one more comes). The errors are those of the
+ * whole-body functions (invalid-json with line and column as jansson
+ * counts them, too-deep, unknown-field, missing-field, wrong-type,
+ * too-long), reported at the first fault in document order; fn may have
+ * been called for earlier items by then. Returns 0, HSI_EINVAL with err,
+ * HSI_ENOMEM, or fn's non-zero result.
+ */
+int hsi_body_json_stream(const char *data, size_t len, int max_depth,
+    const hsi_jfield *fields, hsi_body_item_fn fn, void *arg,
+    hsi_body_err *err);
 
 #endif

@@ -308,8 +308,8 @@ is_json_type(const char *type)
 	return n == 16 && strncasecmp(type, "application/json", 16) == 0;
 }
 
-static int
-body_problem(hsi_call *c, const hsi_body_err *e)
+int
+hsi_call_body_problem(hsi_call *c, const hsi_body_err *e)
 {
 	static const struct {
 		const char *slug, *title;
@@ -354,7 +354,7 @@ hsi_call_body_json(hsi_call *c, const hsi_jfield *fields, json_t **out)
 	}
 	if (rv != 0 || (rv = hsi_body_check(root, fields, &e)) != 0) {
 		json_decref(root);
-		return body_problem(c, &e);
+		return hsi_call_body_problem(c, &e);
 	}
 	*out = root;
 	return 0;

@@ -108,4 +108,8 @@ int hsi_call_body(hsi_call *c, const char **data, size_t *len);
  */
 int hsi_call_body_json(hsi_call *c, const hsi_jfield *fields, json_t **out);
 
+/* Answers 400 for a body refused by body.h (its slug, detail, field,
+ * line and column). Returns non-zero (answered). */
+int hsi_call_body_problem(hsi_call *c, const hsi_body_err *e);
+
 #endif

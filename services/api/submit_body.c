@@ -125,7 +125,7 @@ static const hsi_jfield row_fields[] = {
 static const hsi_jfield batch_fields[] = {
 	{ .name     = "rows",
 	    .type   = HSI_JT_ARRAY,
-	    .flags  = HSI_JF_REQUIRED,
+	    .flags  = HSI_JF_REQUIRED | HSI_JF_STREAM,
 	    .max    = HSI_SUBMIT_JSON_ROWS,
 	    .item   = HSI_JT_OBJECT,
 	    .fields = row_fields },
@@ -145,61 +145,72 @@ body_refused(hsi_call *c, const char *slug, const char *title,
 	return rv ? rv : HSI_EINVAL;
 }
 
-/* What the field check cannot say: at least one row, and each value a
- * number, a string (of at most HSI_SUBMIT_FIELD_BYTES) or null. */
+typedef struct {
+	hsi_call          *c;
+	const hsi_catalog *cat;
+	const char        *agency;
+	hsi_batch         *b;
+	int                answered; /* a problem is queued */
+} json_reader;
+
+/* What the field check cannot say: each value a number, a string (of at
+ * most HSI_SUBMIT_FIELD_BYTES) or null. Then the row goes through the
+ * JSON-lines reader, item i as row i + 1, and is freed: memory holds one
+ * row of JSON at a time, however many rows the body has. */
 static int
-value_types(hsi_call *c, const json_t *rows)
+json_row(void *arg, const json_t *row, size_t i, const char *at)
 {
-	char    at[64], detail[200];
-	size_t  i;
-	json_t *row;
-	if (json_array_size(rows) == 0) {
-		return body_refused(c, "invalid-field", "Invalid field",
-		    "/rows",
-		    "rows is empty: send at least one row ({\"indicator\": "
-		    "..., \"area\": ..., \"period\": ..., \"value\": ...})");
+	json_reader  *r = arg;
+	const json_t *v = json_object_get(row, "value");
+	char          field[96], detail[200];
+	snprintf(field, sizeof(field), "%s/value", at);
+	if (v != NULL && !json_is_number(v) && !json_is_string(v)
+	    && !json_is_null(v)) {
+		snprintf(detail, sizeof(detail),
+		    "field '%s' is neither a number, a string nor "
+		    "null: send 12.5, \"12.5\", or null with status "
+		    "\"M\"",
+		    field);
+		r->answered = 1;
+		return body_refused(
+		    r->c, "wrong-type", "Wrong type", field, detail);
 	}
-	json_array_foreach(rows, i, row)
-	{
-		const json_t *v = json_object_get(row, "value");
-		snprintf(at, sizeof(at), "/rows/%zu/value", i);
-		if (v != NULL && !json_is_number(v) && !json_is_string(v)
-		    && !json_is_null(v)) {
-			snprintf(detail, sizeof(detail),
-			    "field '%s' is neither a number, a string nor "
-			    "null: send 12.5, \"12.5\", or null with status "
-			    "\"M\"",
-			    at);
-			return body_refused(
-			    c, "wrong-type", "Wrong type", at, detail);
-		}
-		if (json_is_string(v)
-		    && json_string_length(v) > HSI_SUBMIT_FIELD_BYTES) {
-			snprintf(detail, sizeof(detail),
-			    "field '%s' is longer than %d bytes: shorten it",
-			    at, HSI_SUBMIT_FIELD_BYTES);
-			return body_refused(
-			    c, "too-long", "Value too long", at, detail);
-		}
+	if (json_is_string(v)
+	    && json_string_length(v) > HSI_SUBMIT_FIELD_BYTES) {
+		snprintf(detail, sizeof(detail),
+		    "field '%s' is longer than %d bytes: shorten it", field,
+		    HSI_SUBMIT_FIELD_BYTES);
+		r->answered = 1;
+		return body_refused(
+		    r->c, "too-long", "Value too long", field, detail);
 	}
-	return 0;
+	return hsi_validate_json_row(r->cat, r->agency, row, i + 1, r->b);
 }
 
 static int
 read_json(
     hsi_call *c, const hsi_catalog *cat, const char *agency, hsi_batch *b)
 {
-	json_t *root;
-	int     rv = hsi_call_body_json(c, batch_fields, &root);
-	if (rv != 0) {
-		return rv;
+	json_reader  r = { .c = c, .cat = cat, .agency = agency, .b = b };
+	hsi_body_err e;
+	const char  *body;
+	size_t       len;
+	hsi_call_body(c, &body, &len);
+	int rv = hsi_body_json_stream(
+	    body, len, 0, batch_fields, json_row, &r, &e);
+	if (rv == 0 && b->rows == 0) {
+		return body_refused(c, "invalid-field", "Invalid field",
+		    "/rows",
+		    "rows is empty: send at least one row ({\"indicator\": "
+		    "..., \"area\": ..., \"period\": ..., \"value\": ...})");
 	}
-	const json_t *rows = json_object_get(root, "rows");
-	if ((rv = value_types(c, rows)) == 0) {
-		rv = hsi_validate_json_rows(cat, agency, rows, b);
+	if (rv == 0) {
+		rv = hsi_validate_done(b);
 	}
-	json_decref(root);
-	return rv;
+	if (rv == HSI_EINVAL && !r.answered) {
+		return hsi_call_body_problem(c, &e);
+	}
+	return r.answered ? (rv ? rv : HSI_EINVAL) : rv;
 }
 
 int
@@ -221,7 +232,10 @@ hsi_submit_read(hsi_call *c, const hsi_catalog *cat, const char *agency,
 		rv = hsi_validate_jsonl(cat, agency, body, len, b);
 		break;
 	default:
-		return read_json(c, cat, agency, b);
+		rv = read_json(c, cat, agency, b);
+		if (rv != HSI_ENOMEM) {
+			return rv;
+		}
 	}
 	if (rv != 0) {
 		/* Only out of memory: the readers report everything else

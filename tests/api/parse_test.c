@@ -449,6 +449,34 @@ test_cursor(void **state)
 	    hsi_cursor_encode(&k, "s", &c, small, sizeof(small)), HSI_ETOOBIG);
 }
 
+/* A copy of fields with the arrays of objects streamed (HSI_JF_STREAM). */
+static const hsi_jfield *
+streamed(const hsi_jfield *fields)
+{
+	static hsi_jfield copy[16];
+	size_t            i = 0;
+	for (; fields[i].name != NULL && i + 1 < 16; i++) {
+		copy[i] = fields[i];
+		if (copy[i].type == HSI_JT_ARRAY
+		    && copy[i].item == HSI_JT_OBJECT) {
+			copy[i].flags |= HSI_JF_STREAM;
+		}
+	}
+	copy[i] = (hsi_jfield) { .name = NULL };
+	return copy;
+}
+
+static int
+collect(void *arg, const json_t *item, size_t i, const char *at)
+{
+	char want[32];
+	snprintf(want, sizeof(want), "/%zu", i);
+	assert_true(strstr(at, want) != NULL);
+	return json_array_append((json_t *) arg, (json_t *) item);
+}
+
+/* The whole-body functions and the streaming one give the same refusal:
+ * slug, field, line and column. */
 static void
 expect_body_err(const char *text, const hsi_jfield *fields, const char *slug,
     const char *field, int line, int column)
@@ -460,12 +488,21 @@ expect_body_err(const char *text, const hsi_jfield *fields, const char *slug,
 		rv = hsi_body_check(j, fields, &e);
 		json_decref(j);
 	}
-	if (rv != HSI_EINVAL || strcmp(e.slug, slug) != 0
-	    || strcmp(e.field, field) != 0 || e.line != line
-	    || e.column != column || e.detail[0] == '\0') {
-		fail_msg("%s: got %d %s %s %d:%d %s", text, rv,
-		    rv ? e.slug : "-", rv ? e.field : "-", e.line, e.column,
-		    rv ? e.detail : "-");
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			json_t *items = json_array();
+			rv = hsi_body_json_stream(text, strlen(text), 4,
+			    streamed(fields), collect, items, &e);
+			json_decref(items);
+		}
+		if (rv != HSI_EINVAL || strcmp(e.slug, slug) != 0
+		    || strcmp(e.field, field) != 0 || e.line != line
+		    || e.column != column || e.detail[0] == '\0') {
+			fail_msg("%s (%s): got %d %s %s %d:%d %s", text,
+			    pass ? "streamed" : "whole", rv, rv ? e.slug : "-",
+			    rv ? e.field : "-", e.line, e.column,
+			    rv ? e.detail : "-");
+		}
 	}
 }
 
@@ -489,6 +526,16 @@ static const hsi_jfield top_fields[] = {
 	{ .name = NULL },
 };
 
+static int
+stop_at_second(void *arg, const json_t *item, size_t i, const char *at)
+{
+	(void) arg;
+	(void) item;
+	(void) at;
+	assert_true(i < 2);
+	return i == 1 ? HSI_ESTATE : 0;
+}
+
 static void
 test_body_json(void **state)
 {
@@ -500,10 +547,45 @@ test_body_json(void **state)
 	                    "\"a/b\":true}";
 	assert_int_equal(hsi_body_json(ok, strlen(ok), 0, &j, &e), 0);
 	assert_int_equal(hsi_body_check(j, top_fields, &e), 0);
+	/* Streamed: the same items, one at a time. */
+	json_t *items = json_array();
+	assert_int_equal(hsi_body_json_stream(ok, strlen(ok), 0,
+	                     streamed(top_fields), collect, items, &e),
+	    0);
+	assert_true(json_equal(items, json_object_get(j, "rows")));
+	json_decref(items);
 	json_decref(j);
+	/* Whitespace everywhere, an empty array, members in any order. */
+	const char spaced[] = " \n{ \"rows\" : [ ] , \"mode\" : \"p\" }\r\n";
+	items               = json_array();
+	assert_int_equal(hsi_body_json_stream(spaced, strlen(spaced), 0,
+	                     streamed(top_fields), collect, items, &e),
+	    0);
+	assert_int_equal(json_array_size(items), 0);
+	json_decref(items);
+	/* What the callback returns stops the stream. */
+	const char three[] = "{\"mode\":\"a\",\"rows\":[{\"indicator\":\"x\"},"
+	                     "{\"indicator\":\"y\"}]}";
+	assert_int_equal(hsi_body_json_stream(three, strlen(three), 0,
+	                     streamed(top_fields), stop_at_second, NULL, &e),
+	    HSI_ESTATE);
 
-	expect_body_err("{\"mode\":\"a\",\n  \"rows\": [1,]}", top_fields,
-	    "invalid-json", "", 2, 14);
+	expect_body_err("{\"mode\":\"a\",\n  \"rows\": [{\"indicator\":"
+	                "\"é\"},]}",
+	    top_fields, "invalid-json", "", 2, 30);
+	expect_body_err("{\"mode\":\"a\" \"rows\":[]}", top_fields,
+	    "invalid-json", "", 1, 18);
+	expect_body_err(
+	    "{\"mode\":\"a\"} x", top_fields, "invalid-json", "", 1, 14);
+	expect_body_err(
+	    "{\"mode\" \"a\"}", top_fields, "invalid-json", "", 1, 11);
+	expect_body_err("{\"mode\":\"a\",\"rows\":[{\"indicator\":\"x\"}",
+	    top_fields, "invalid-json", "", 1, 37);
+	expect_body_err("{\"mode\":\"a\",\"rows\":[{\"indicator\":\"x\"}"
+	                "{\"indicator\":\"y\"}]}",
+	    top_fields, "invalid-json", "", 1, 38);
+	expect_body_err("{\"mode\":\"a\",\"rows\":[],\"rows\":[]}", top_fields,
+	    "invalid-json", "", 1, 28);
 	expect_body_err("", top_fields, "invalid-json", "", 1, 1);
 	expect_body_err("{\"mode\":\"a\",\"mode\":\"b\"}", top_fields,
 	    "invalid-json", "", 1, 18);
@@ -524,8 +606,10 @@ test_body_json(void **state)
 	expect_body_err("{\"mode\":\"a\",\"rows\":[{\"indicator\":\"x\","
 	                "\"note\":\"12345\"}]}",
 	    top_fields, "too-long", "/rows/0/note", 0, 0);
-	expect_body_err("{\"mode\":\"a\",\"rows\":[{},{},{},{}]}", top_fields,
-	    "too-long", "/rows", 0, 0);
+	expect_body_err("{\"mode\":\"a\",\"rows\":[{\"indicator\":\"x\"},"
+	                "{\"indicator\":\"x\"},{\"indicator\":\"x\"},{"
+	                "\"indicator\":\"x\"}]}",
+	    top_fields, "too-long", "/rows", 0, 0);
 	expect_body_err("{\"mode\":\"a\",\"tags\":[\"a\",2]}", top_fields,
 	    "wrong-type", "/tags/1", 0, 0);
 	expect_body_err("{\"mode\":\"a\",\"a/b\":1}", top_fields, "wrong-type",

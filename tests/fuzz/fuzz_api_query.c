@@ -78,6 +78,19 @@ static const hsi_jfield body_fields[] = {
 	{ .name = "options", .type = HSI_JT_OBJECT, .fields = row_fields + 4 },
 	{ .name = NULL },
 };
+/* The same with rows streamed (hsi_body_json_stream). */
+static const hsi_jfield stream_fields[] = {
+	{ .name = "mode", .type = HSI_JT_STRING, .flags = HSI_JF_REQUIRED },
+	{ .name     = "rows",
+	    .type   = HSI_JT_ARRAY,
+	    .flags  = HSI_JF_STREAM,
+	    .max    = 100,
+	    .item   = HSI_JT_OBJECT,
+	    .fields = row_fields },
+	{ .name = "tags", .type = HSI_JT_ARRAY, .item = HSI_JT_STRING },
+	{ .name = "options", .type = HSI_JT_OBJECT, .fields = row_fields + 4 },
+	{ .name = NULL },
+};
 
 static void
 check_text(const char *s)
@@ -169,25 +182,66 @@ fuzz_values(const char *s, size_t n)
 	}
 }
 
+static int
+collect(void *arg, const json_t *item, size_t i, const char *at)
+{
+	(void) i;
+	if (at[0] != '/') {
+		abort();
+	}
+	return json_array_append((json_t *) arg, (json_t *) item) ? HSI_ENOMEM
+	                                                          : 0;
+}
+
+static void
+check_err(int rv, const hsi_body_err *e)
+{
+	if (rv != HSI_EINVAL || e->slug == NULL || e->detail[0] == '\0'
+	    || (e->field[0] != '\0' && e->field[0] != '/')) {
+		abort();
+	}
+	check_text(e->detail);
+	check_text(e->field);
+}
+
+/*
+ * The whole-body parser and the streaming one (which the submission
+ * endpoint uses for its rows) agree: one accepts exactly what the other
+ * does, with the same rows; each refusal says what and where.
+ */
 static void
 fuzz_body(const char *s, size_t n)
 {
-	hsi_body_err e;
+	hsi_body_err e, se;
 	json_t      *j  = NULL;
 	int          rv = hsi_body_json(s, n, 8, &j, &e);
 	if (rv == 0) {
 		rv = hsi_body_check(j, body_fields, &e);
-		json_decref(j);
 	}
-	if (rv == HSI_ENOMEM || rv == 0) {
-		return;
+	json_t *items = json_array();
+	int     srv   = items
+	          ? hsi_body_json_stream(s, n, 8, stream_fields, collect, items, &se)
+	          : HSI_ENOMEM;
+	if (rv != HSI_ENOMEM && srv != HSI_ENOMEM) {
+		if ((rv == 0) != (srv == 0)) {
+			abort();
+		}
+		const json_t *rows
+		    = rv == 0 ? json_object_get(j, "rows") : NULL;
+		if (rv == 0
+		    && (rows ? !json_equal(items, rows)
+		             : json_array_size(items) != 0)) {
+			abort();
+		}
 	}
-	if (rv != HSI_EINVAL || e.slug == NULL || e.detail[0] == '\0'
-	    || (e.field[0] != '\0' && e.field[0] != '/')) {
-		abort();
+	json_decref(items);
+	json_decref(j);
+	if (rv != HSI_ENOMEM && rv != 0) {
+		check_err(rv, &e);
 	}
-	check_text(e.detail);
-	check_text(e.field);
+	if (srv != HSI_ENOMEM && srv != 0) {
+		check_err(srv, &se);
+	}
 }
 
 /* Decodes the input, then builds a cursor from it and round-trips it. */
