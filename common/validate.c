@@ -55,6 +55,9 @@ hsi_batch_issue(hsi_batch *b, size_t row, size_t col, const char *code,
     const char *field, const char *value, const char *fmt, ...)
 {
 	b->issues_seen++;
+	if (strcmp(code, "E_NOT_OWNER") == 0 && b->not_owner_seen++ == 0) {
+		b->not_owner_first_row = row;
+	}
 	if (b->n_issues >= HSI_MAX_ISSUES) {
 		b->truncated = 1;
 		return 0;

@@ -50,6 +50,10 @@ typedef struct {
 	int        truncated;   /* more issues than HSI_MAX_ISSUES */
 	size_t     issues_seen; /* all problems, listed or not */
 	int        file_error;  /* header or encoding: nothing usable */
+	/* E_NOT_OWNER, listed or not: the gateway refuses the whole
+	 * request for one, so it must know past HSI_MAX_ISSUES too */
+	size_t not_owner_seen;
+	size_t not_owner_first_row;
 } hsi_batch;
 
 void hsi_batch_init(hsi_batch *b);

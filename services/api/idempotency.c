@@ -278,14 +278,21 @@ hsi_idem_keep_db(PGconn *db, const hsi_idem *k, unsigned status,
 	hs        = h ? json_dumps(h, JSON_COMPACT) : NULL;
 	json_decref(h);
 	const char *p[6] = { k->token, k->key, st, type, body, hs };
-	int         rv   = hs == NULL
-	              ? HSI_ENOMEM
-	              : hsi_db_exec(db, "idempotency keep",
-	                  "UPDATE api_idempotency SET status = $3::int,"
-	                            " response_type = $4, response_body = $5,"
-	                            " response_headers = $6::jsonb, completed_at = "
-	                            "now() WHERE token_id = $1::bigint AND key = $2",
-	                  6, p);
+	int         rv   = HSI_ENOMEM;
+	if (hs != NULL) {
+		/* Only while the claim is still open: a request that took
+		 * over a stale claim (IDEM_STALE) and answered first has
+		 * closed it, and this write must then not commit. */
+		PGresult *r = hsi_db_query(db, "idempotency keep",
+		    "UPDATE api_idempotency SET status = $3::int,"
+		    " response_type = $4, response_body = $5,"
+		    " response_headers = $6::jsonb, completed_at = now()"
+		    " WHERE token_id = $1::bigint AND key = $2"
+		    " AND status IS NULL RETURNING id",
+		    6, p);
+		rv = r == NULL ? HSI_EDB : PQntuples(r) == 1 ? 0 : HSI_ESTATE;
+		PQclear(r);
+	}
 	free(hs);
 	return rv;
 }

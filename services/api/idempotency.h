@@ -76,7 +76,9 @@ void hsi_idem_keep(hsi_call *c, const hsi_idem *k, unsigned status,
  * connection, hsi_call_db): the answer is then kept exactly when the write
  * commits, so a crash between the two cannot let a retry run the write a
  * second time. Returns 0 (also with no key: nothing to do), HSI_EDB
- * (logged; the transaction is aborted) or HSI_ENOMEM.
+ * (logged; the transaction is aborted), HSI_ESTATE (another request
+ * holding the same key answered first: roll back, answer 409) or
+ * HSI_ENOMEM.
  */
 int hsi_idem_keep_db(PGconn *db, const hsi_idem *k, unsigned status,
     const char *type, const char *body, const char *location);

@@ -241,8 +241,10 @@ send_window(hsi_sender *s, gw_link *l, int from_acked)
 	if (l->sent_hi >= c.to || l->sent_hi + 1 >= l->node.next_seq) {
 		return; /* window full, or nothing new */
 	}
+	/* Only what will be sent is read: one part while probing a link
+	 * that is down, else up to the window's end. */
 	hsi_gwoutbox_pending(s->db, l->node.agency, l->sent_hi,
-	    HSI_SENDER_WINDOW, send_one, &c);
+	    c.probe ? 1 : (size_t) (c.to - l->sent_hi), send_one, &c);
 }
 
 /* Tells the scorer which verdicts are recorded (seq 0: a status takes no

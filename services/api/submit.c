@@ -34,6 +34,7 @@
 #include "idempotency.h"
 #include "log.h"
 #include "parts.h"
+#include "pool.h"
 #include "reply.h"
 #include "routes.h"
 #include "sender.h"
@@ -167,30 +168,41 @@ catalog(hsi_call *c, submit *s)
 	    "Invalid parameter", "agency", d);
 }
 
-/* 403 not-owner when any row is another agency's indicator. */
+/* 403 not-owner when any row is another agency's indicator, whether or
+ * not the list of issues still had room for it. */
 static int
 not_owner(hsi_call *c, const submit *s)
 {
+	size_t n = s->b.not_owner_seen;
+	char   d[480], listed[120] = "";
+	if (n == 0) {
+		return 0;
+	}
 	json_t *rows = hsi_submit_issues(&s->b, "E_NOT_OWNER");
-	size_t  n    = json_array_size(rows);
-	char    d[400];
-	if (rows == NULL || n == 0) {
-		json_decref(rows);
-		return rows == NULL ? HSI_ENOMEM : 0;
+	if (rows == NULL) {
+		return HSI_ENOMEM;
+	}
+	if (json_array_size(rows) == 0) {
+		snprintf(listed, sizeof(listed),
+		    " (the first at row %zu; errors had no room left for "
+		    "them)",
+		    s->b.not_owner_first_row);
+	} else if (json_array_size(rows) < n) {
+		snprintf(listed, sizeof(listed),
+		    " (the first at row %zu; errors lists %zu of them)",
+		    s->b.not_owner_first_row, json_array_size(rows));
 	}
 	snprintf(d, sizeof(d),
 	    "%zu %s that another agency owns, and only the owner may "
-	    "submit an indicator: nothing was sent; remove %s (errors "
-	    "lists %s)",
+	    "submit an indicator: nothing was sent; remove %s%s",
 	    n, n == 1 ? "row submits an indicator" : "rows submit indicators",
-	    n == 1 ? "that row" : "those rows", n == 1 ? "it" : "them");
+	    n == 1 ? "that row" : "those rows", listed);
 	hsi_problem p  = { .status = MHD_HTTP_FORBIDDEN,
 		 .slug             = "not-owner",
 		 .title            = "Not the owner",
 		 .detail           = d,
-		 .row              = (long) json_integer_value(
-		                  json_object_get(json_array_get(rows, 0), "row")),
-		 .errors = rows };
+		 .row              = (long) s->b.not_owner_first_row,
+		 .errors           = rows };
 	int         rv = hsi_reply_problem_ex(c, &p, NULL);
 	json_decref(rows);
 	return rv ? rv : HSI_EINVAL;
@@ -269,6 +281,7 @@ typedef struct {
 	char              id[HSI_GW_ID_MAX], file_id[HSI_GW_FILE_ID_MAX];
 	char              location[64];
 	char             *json;   /* the answer, once committed */
+	int               tried;  /* commit_tx ran before (a retry) */
 	char             *issues; /* RowIssue array, JSON text */
 	char             *detail; /* audit_log detail */
 } commit_ctx;
@@ -287,7 +300,9 @@ audit(PGconn *db, const commit_ctx *x)
 }
 
 /* The submission, its parts, the audit row and the kept answer, in one
- * transaction (safe to repeat after a lost connection: nothing stays). */
+ * transaction. Safe to repeat after a lost connection: a retry first
+ * looks for the submission, since the connection may have been lost after
+ * the COMMIT landed, and then only reads the answer back. */
 static int
 commit_tx(PGconn *db, void *arg)
 {
@@ -296,7 +311,17 @@ commit_tx(PGconn *db, void *arg)
 	const char *location[3] = { "Location", x->location, NULL };
 	free(x->json);
 	x->json = NULL;
-	int rv  = hsi_db_exec(db, "begin", "BEGIN", 0, NULL);
+	if (x->tried) {
+		int rv = hsi_gwoutbox_get(
+		    db, x->id, &x->json, agency, sizeof(agency));
+		if (rv != HSI_ENOENT) {
+			return rv == HSI_EDB && PQstatus(db) == CONNECTION_OK
+			    ? HSI_EINVAL
+			    : rv; /* 0: it was stored */
+		}
+	}
+	x->tried = 1;
+	int rv   = hsi_db_exec(db, "begin", "BEGIN", 0, NULL);
 	if (rv == 0 && (rv = hsi_gwoutbox_add(db, &x->sub)) == 0
 	    && (rv = hsi_gwoutbox_get(
 	            db, x->id, &x->json, agency, sizeof(agency)))
@@ -405,6 +430,63 @@ commit_fini(commit_ctx *x)
 	free(x->json);
 }
 
+/* commit_tx on the request's connection, retried once on a new one when
+ * the connection is lost. Returns 0, or non-zero once answered: a 503
+ * when the database cannot be reached (the submission may then have been
+ * stored: the detail says how to find out), a 500 when it refused. */
+static int
+store(hsi_call *c, commit_ctx *x)
+{
+	PGconn *db;
+	char    d[400];
+	int     rv = hsi_call_db(c, &db);
+	if (rv != 0) {
+		return rv; /* 503, nothing was tried */
+	}
+	rv = commit_tx(db, x);
+	if (rv == HSI_EDB && hsi_pool_recover(db)) {
+		rv = commit_tx(db, x);
+	}
+	if (rv == HSI_EDB) {
+		static const char *const h[]
+		    = { MHD_HTTP_HEADER_RETRY_AFTER, "5", NULL };
+		snprintf(d, sizeof(d),
+		    "the connection to the database was lost while the "
+		    "submission was being stored, so it may or may not have "
+		    "been: GET %s says (404: it was not); send it again "
+		    "with the same Idempotency-Key, which answers with the "
+		    "first submission if it was stored",
+		    x->location);
+		hsi_problem p = { .status = MHD_HTTP_SERVICE_UNAVAILABLE,
+			.slug             = "unavailable",
+			.title            = "Service unavailable",
+			.detail           = d };
+		rv            = hsi_reply_problem_ex(c, &p, h);
+		return rv ? rv : HSI_EDB;
+	}
+	if (rv == HSI_ESTATE) {
+		static const char *const h[]
+		    = { MHD_HTTP_HEADER_RETRY_AFTER, "1", NULL };
+		hsi_problem p = { .status = MHD_HTTP_CONFLICT,
+			.slug             = "idempotency-in-flight",
+			.title            = "Request in flight",
+			.detail
+			= "another request with this Idempotency-Key "
+			  "was answered first, and this one stored "
+			  "nothing; send it again with the same key to "
+			  "get that answer",
+			.parameter = "Idempotency-Key" };
+		rv            = hsi_reply_problem_ex(c, &p, h);
+		return rv ? rv : HSI_EINVAL;
+	}
+	if (rv != 0) {
+		return internal(c,
+		    "the submission could not be stored (logged); nothing "
+		    "was sent: try again");
+	}
+	return 0;
+}
+
 /* Steps 6 and 7: claim the key, pack, commit, wake, answer 202. */
 static int
 accept_submission(hsi_call *c, const submit *s)
@@ -422,17 +504,14 @@ accept_submission(hsi_call *c, const submit *s)
 		rv = internal(c, "no random bytes for an id; try again");
 	} else if ((rv = prepare_commit(c, s, &x, &parts)) != 0) {
 		rv = internal(c, "out of memory; send fewer rows at once");
-	} else if ((rv = hsi_call_run(c, commit_tx, &x)) != 0
-	    && rv != HSI_EDB) {
-		rv = internal(c,
-		    "the submission could not be stored (logged); nothing "
-		    "was sent: try again");
+	} else {
+		rv = store(c, &x);
 	}
 	hsi_parts_fini(&parts);
 	if (rv != 0) {
 		hsi_idem_release(c, &k);
 		commit_fini(&x);
-		return rv; /* 503 when HSI_EDB: queued by hsi_call_run */
+		return rv; /* answered */
 	}
 	hsi_sender_wake(hsi_call_server(c)->sender);
 	hsi_log_info("submission queued", "{s:s, s:s, s:s, s:i, s:i}", "id",

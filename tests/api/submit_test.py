@@ -197,12 +197,14 @@ def check_valid(env, api):
     equal(env.psql("SELECT state || ' ' || imported || ' ' || updated || ' ' || ignored "
                    "FROM ingest_file WHERE file_id = '%s'" % fid), "applied 1 1 1",
           "the scorer's own record of the file")
+    confirmed = False
     try:
-        wait_for(lambda: env.psql("SELECT count(*) FROM ingest_file WHERE file_id = '%s' AND "
-                                  "confirmed_at IS NOT NULL" % fid) == "1", 10, "confirmation")
-        check(True, "")
+        confirmed = wait_for(lambda: env.psql(
+            "SELECT count(*) FROM ingest_file WHERE file_id = '%s' AND "
+            "confirmed_at IS NOT NULL" % fid) == "1", 10, "confirmation")
     except RuntimeError:
-        check(False, "the verdict confirmed to the scorer (NodeStatus)")
+        pass
+    check(confirmed, "the verdict confirmed to the scorer (NodeStatus)")
     check(env.psql("SELECT count(*) FROM audit_log WHERE action = 'observations.submit' "
                    "AND target = '%s' AND actor = 'contract-cdd'" % s["id"]) == "1",
           "the submission in audit_log under the token's label")
@@ -344,6 +346,16 @@ def check_owner(env, api):
             equal([(e["row"], e["code"], e["value"]) for e in r.json["errors"]],
                   [(3, "E_NOT_OWNER", "t_edu"), (4, "E_NOT_OWNER", "t_pol")], "not-owner rows " + query)
             equal(r.json.get("row"), 3, "not-owner: the first row")
+    # Past the list's 1000 issues, another agency's row still refuses the
+    # whole request (it is counted apart from the listed issues).
+    many = CSV_HEAD + "".join("t_health,10,%d,x,A,\n" % (1000 + i) for i in range(1001)) \
+        + "t_edu,96,2024,11,A,\n"
+    for query in ("", "?mode=partial", "?dry_run=true"):
+        r = api.submit(many, query)
+        if problem(r, 403, "not-owner", "another agency's row after 1001 bad rows " + query):
+            equal(r.json.get("row"), 1003, "not-owner past the list: its row " + query)
+            check("row 1003" in r.json.get("detail", ""),
+                  "not-owner past the list: the detail names its row: %r" % r.json.get("detail"))
     r = api.submit(body, "?agency=CDD", role="admin")
     problem(r, 403, "not-owner", "admin on behalf of CDD with DLA's indicator")
     r = api.submit(CSV_HEAD + "t_edu,96,2024,11,A,\n", "?agency=DLA")
@@ -450,8 +462,14 @@ def kill_api(env):
 
 def applied_once(env, sub_id, rows, what):
     fid = env.psql("SELECT file_id FROM api_submission WHERE id = '%s'" % sub_id)
+    name = env.psql("SELECT file_name FROM api_submission WHERE id = '%s'" % sub_id)
     equal(count(env, "SELECT count(*) FROM ingest_file WHERE file_id = '%s'" % fid), 1,
-          what + ": the scorer applied the file once")
+          what + ": the scorer has the file once")
+    # ingest_file cannot hold a file twice, and a second apply of the same
+    # values writes no revision: the scorer's log is what would show it.
+    applies = [l for l in read(os.path.join(env.tmp, "hsi-scorer.log")).splitlines()
+               if '"msg":"file applied"' in l and '"file":"%s"' % name in l]
+    equal(len(applies), 1, what + ": the scorer applied the file once (its log)")
     equal(count(env, "SELECT count(*) FROM observation_revision WHERE file_id = '%s'" % fid), rows,
           what + ": one revision per row, none twice")
 
@@ -486,6 +504,14 @@ def check_kill(env, api):
         kill_api(env)
     finally:
         env.scorer_proc.send_signal(signal.SIGCONT)
+    # The stopped scorer had the parts: it applies them now, with no
+    # gateway to ack; the restarted gateway must resend and be re-acked.
+    for l in (loc, loc2):
+        if l:
+            fid = env.psql("SELECT file_id FROM api_submission WHERE id = '%s'"
+                           % l.rsplit("/", 1)[1])
+            wait_for(lambda: count(env, "SELECT count(*) FROM ingest_file WHERE file_id = '%s'"
+                                   % fid) == 1, 30, "the scorer to apply %s while hsi-api is down" % l)
     restart_api(env, api)
     r = api.submit(CSV_HEAD + "t_health,13,2024,65,A,\n", headers=key)
     check(r.status == 202 and r.header("idempotent-replayed") == "true"
