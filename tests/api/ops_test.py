@@ -32,27 +32,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from contract_test import Client, Env, Spec, read, wait_for  # noqa: E402
 
-passed = failed = 0
-SPEC = None
+import tally  # noqa: E402
+from tally import check, equal, valid  # noqa: E402
 
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, flush=True)
-    return cond
-
-
-def equal(got, want, what):
-    return check(got == want, "%s: got %r, want %r" % (what, got, want))
-
-
-def valid(instance, schema, what):
-    errs = SPEC.errors({"$ref": "#/components/schemas/" + schema}, instance)
-    return check(not errs, "%s is not a valid %s: %s" % (what, schema, errs[:3]))
 
 
 def ready(client):
@@ -96,22 +78,21 @@ def gauge(client, name, **labels):
 
 
 def main():
-    global SPEC
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
     build, src = sys.argv[1], sys.argv[2]
     keep = "--keep" in sys.argv[3:]
-    SPEC = Spec(os.path.join(src, "openapi.yaml"))
+    tally.use_spec(Spec(os.path.join(src, "openapi.yaml")))
     env = Env(build, src)
     ok = False
     try:
         base, tokens = env.up()
         client = Client(base)
         run(env, client, tokens)
-        ok = failed == 0
+        ok = tally.failed == 0
     finally:
         env.down(not ok, keep)
-    print("ops_test: %d passed, %d failed" % (passed, failed))
+    print("ops_test: %d passed, %d failed" % (tally.passed, tally.failed))
     sys.exit(0 if ok else 1)
 
 

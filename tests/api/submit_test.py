@@ -37,28 +37,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from contract_test import Client, Env, Spec, read, wait_for  # noqa: E402
 
-passed = failed = 0
-SPEC = None
+import tally  # noqa: E402
+from tally import check, equal, valid  # noqa: E402
+
 CSV_HEAD = "indicator,area,period,value,status,note\n"
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, flush=True)
-    return cond
-
-
-def equal(got, want, what):
-    return check(got == want, "%s: got %r, want %r" % (what, got, want))
-
-
-def valid(instance, schema, what):
-    errs = SPEC.errors({"$ref": "#/components/schemas/" + schema}, instance)
-    return check(not errs, "%s is not a valid %s: %s" % (what, schema, errs[:3]))
 
 
 class Api:
@@ -598,10 +580,9 @@ def check_secrets(env):
 
 
 def main():
-    global SPEC
     build, src = sys.argv[1], sys.argv[2]
     keep = "--keep" in sys.argv[3:]
-    SPEC = Spec(os.path.join(src, "openapi.yaml"))
+    tally.use_spec(Spec(os.path.join(src, "openapi.yaml")))
     env = Env(build, src)
     try:
         base, tokens = env.up()
@@ -617,9 +598,9 @@ def main():
     except (RuntimeError, subprocess.CalledProcessError) as e:
         check(False, "environment: %s %s" % (e, getattr(e, "stderr", "")))
     finally:
-        env.down(show_logs=failed > 0, keep=keep)
-        print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+        env.down(show_logs=tally.failed > 0, keep=keep)
+        print("%d passed, %d failed" % (tally.passed, tally.failed))
+    sys.exit(1 if tally.failed else 0)
 
 
 if __name__ == "__main__":
