@@ -487,19 +487,15 @@ store(hsi_call *c, commit_ctx *x)
 	return 0;
 }
 
-/* Steps 6 and 7: claim the key, pack, commit, wake, answer 202. */
+/* Step 7: pack, commit, wake, answer 202 (the key is claimed). */
 static int
-accept_submission(hsi_call *c, const submit *s)
+accept_submission(hsi_call *c, const submit *s, const hsi_idem *k)
 {
-	hsi_idem   k;
 	hsi_parts  parts = { 0 };
 	commit_ctx x;
+	int        rv;
 	memset(&x, 0, sizeof(x));
-	int rv = hsi_idem_claim(c, &k);
-	if (rv != 0) {
-		return rv; /* replayed, 409, 422, 400 or 503 */
-	}
-	x.idem = &k;
+	x.idem = k;
 	if ((rv = make_ids(c, &x)) != 0) {
 		rv = internal(c, "no random bytes for an id; try again");
 	} else if ((rv = prepare_commit(c, s, &x, &parts)) != 0) {
@@ -509,7 +505,6 @@ accept_submission(hsi_call *c, const submit *s)
 	}
 	hsi_parts_fini(&parts);
 	if (rv != 0) {
-		hsi_idem_release(c, &k);
 		commit_fini(&x);
 		return rv; /* answered */
 	}
@@ -523,23 +518,40 @@ accept_submission(hsi_call *c, const submit *s)
 	return rv;
 }
 
+/*
+ * The key is claimed before the body is read: a retry of an accepted
+ * submission gets its 202 again at once, without reading 32 MiB again,
+ * and even if the catalog changed since (the rows would now be judged
+ * otherwise). Any answer but the 202 releases the claim: a refused
+ * request changed nothing, and its retry runs again. A dry run stores
+ * nothing and claims nothing.
+ */
 static int
 post_observations(hsi_call *c)
 {
-	submit s;
+	submit   s;
+	hsi_idem k;
+	int      claimed = 0;
 	memset(&s, 0, sizeof(s));
 	hsi_batch_init(&s.b);
 	s.partial = hsi_call_int(c, "mode", 0) == 1;
 	s.dry_run = hsi_call_int(c, "dry_run", 0) != 0;
 	int rv    = which_agency(c, &s);
 	if (rv == 0 && (rv = check_file_name(c)) == 0
-	    && (rv = hsi_submit_format_of(c, &s.format)) == 0
-	    && (rv = catalog(c, &s)) == 0
+	    && (rv = hsi_submit_format_of(c, &s.format)) == 0 && !s.dry_run
+	    && (rv = hsi_idem_claim(c, &k)) == 0) {
+		claimed = 1;
+	}
+	if (rv == 0 && (rv = catalog(c, &s)) == 0
 	    && (rv = hsi_submit_read(c, s.cat, s.agency, s.format, &s.b)) == 0
 	    && (rv = not_owner(c, &s)) == 0) {
-		rv = s.dry_run                      ? dry_run(c, &s)
-		    : (rv = unsendable(c, &s)) != 0 ? rv
-		                                    : accept_submission(c, &s);
+		rv = s.dry_run ? dry_run(c, &s)
+		    : (rv = unsendable(c, &s)) != 0
+		    ? rv
+		    : accept_submission(c, &s, &k);
+	}
+	if (claimed && rv != 0) {
+		hsi_idem_release(c, &k);
 	}
 	hsi_batch_fini(&s.b);
 	hsi_catalog_free(s.cat);
