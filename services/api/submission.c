@@ -51,8 +51,7 @@ hsi_submission_get(hsi_call *c)
 {
 	lookup               l   = { .id = hsi_call_text(c, "id") };
 	const hsi_principal *who = hsi_call_principal(c);
-	char                 d[200];
-	int                  rv = hsi_call_run(c, find, &l);
+	int                  rv  = hsi_call_run(c, find, &l);
 	if (rv != 0) {
 		free(l.json);
 		return rv == HSI_EDB
@@ -71,12 +70,11 @@ hsi_submission_get(hsi_call *c)
 	if (who->role != HSI_ROLE_ADMIN
 	    && strcmp(who->agency, l.agency) != 0) {
 		free(l.json);
-		snprintf(d, sizeof(d),
-		    "this submission belongs to agency %s: only its "
-		    "token, or an admin, may read it",
-		    l.agency);
-		return hsi_reply_problem(
-		    c, MHD_HTTP_FORBIDDEN, "forbidden", "Forbidden", d);
+		/* Which agency it is stays unsaid: it is not the caller's. */
+		return hsi_reply_problem(c, MHD_HTTP_FORBIDDEN, "forbidden",
+		    "Forbidden",
+		    "this submission belongs to another agency: only that "
+		    "agency's tokens, or an admin, may read it");
 	}
 	/* Queued: tell pollers when to look again. */
 	json_t     *j      = json_loads(l.json, 0, NULL);
