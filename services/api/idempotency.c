@@ -83,19 +83,35 @@ request_hash(hsi_call *c, char out[2 * SHA256_DIGEST_LENGTH + 1])
 	return ok ? 0 : HSI_ENOMEM;
 }
 
+/* 409 idempotency-in-flight with detail. */
 static int
-in_flight(hsi_call *c, hsi_idem *k)
+conflict(hsi_call *c, const char *detail)
 {
 	static const char *const h[] = { "Retry-After", "1", NULL };
 	hsi_problem              p   = { .status = MHD_HTTP_CONFLICT,
 		               .slug             = "idempotency-in-flight",
 		               .title            = "Request in flight",
-		               .detail = "a request with this Idempotency-Key is "
-		                                        "still being processed; retry with the "
-		                                        "same key in a second",
-		               .parameter = "Idempotency-Key" };
-	k->state                     = HSI_IDEM_IN_FLIGHT;
+		               .detail           = detail,
+		               .parameter        = "Idempotency-Key" };
 	return problem(c, &p, h);
+}
+
+static int
+in_flight(hsi_call *c, hsi_idem *k)
+{
+	k->state = HSI_IDEM_IN_FLIGHT;
+	return conflict(c,
+	    "a request with this Idempotency-Key is still being processed; "
+	    "retry with the same key in a second");
+}
+
+int
+hsi_idem_lost(hsi_call *c)
+{
+	return conflict(c,
+	    "another request with this Idempotency-Key was answered first, "
+	    "and this one stored nothing; send it again with the same key "
+	    "to get that answer");
 }
 
 static int

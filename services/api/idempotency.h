@@ -83,6 +83,10 @@ void hsi_idem_keep(hsi_call *c, const hsi_idem *k, unsigned status,
 int hsi_idem_keep_db(PGconn *db, const hsi_idem *k, unsigned status,
     const char *type, const char *body, const char *location);
 
+/* Answers 409 after hsi_idem_keep_db's HSI_ESTATE (the caller has rolled
+ * back). Returns non-zero (answered). */
+int hsi_idem_lost(hsi_call *c);
+
 /* After a write that was refused: frees the key, since nothing changed
  * and a retry should run again. */
 void hsi_idem_release(hsi_call *c, const hsi_idem *k);

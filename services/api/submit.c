@@ -465,19 +465,7 @@ store(hsi_call *c, commit_ctx *x)
 		return rv ? rv : HSI_EDB;
 	}
 	if (rv == HSI_ESTATE) {
-		static const char *const h[]
-		    = { MHD_HTTP_HEADER_RETRY_AFTER, "1", NULL };
-		hsi_problem p = { .status = MHD_HTTP_CONFLICT,
-			.slug             = "idempotency-in-flight",
-			.title            = "Request in flight",
-			.detail
-			= "another request with this Idempotency-Key "
-			  "was answered first, and this one stored "
-			  "nothing; send it again with the same key to "
-			  "get that answer",
-			.parameter = "Idempotency-Key" };
-		rv            = hsi_reply_problem_ex(c, &p, h);
-		return rv ? rv : HSI_EINVAL;
+		return hsi_idem_lost(c);
 	}
 	if (rv != 0) {
 		return internal(c,
